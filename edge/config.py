@@ -1,0 +1,112 @@
+"""Every threshold of the analysis in one place (SPEC.md "Measurements and faults").
+
+The defaults are the rules of SPEC.md and the guide; a station can override any of them from TOML
+(`[analysis.faults]` etc.). Unknown keys are an error, so a typo never silently keeps a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.tracking import TrackingConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KinematicsConfig(_Strict):
+    # A keypoint below this confidence is not trusted for an angle; the other side's joint stands in.
+    min_keypoint_conf: float = Field(0.3, ge=0, le=1)
+    # Frames whose shoulder-hip-ankle line is this close to straight count as "lying flat" for the
+    # floor-line estimate when the station has no calibrated floor line.
+    flat_body_tolerance_deg: float = Field(12.0, gt=0, le=45)
+
+
+class RepConfig(_Strict):
+    # A turn of direction is confirmed once the leg has moved this far back from its extreme:
+    # large enough that keypoint jitter never makes a turn, small enough to follow a short heel tap.
+    turn_hysteresis_deg: float = Field(10.0, gt=0)
+    # Both the lowering and the return of a rep must cover at least this; smaller moves are fidgeting.
+    min_amplitude_deg: float = Field(25.0, gt=0)
+    # Legs that stay down longer than this have been put down to rest: no rep spans it.
+    max_bottom_pause_s: float = Field(8.0, gt=0)
+    max_rep_s: float = Field(25.0, gt=0)
+    # A motion starts/stops where the leg's speed crosses this fraction of the move's typical speed.
+    motion_speed_fraction: float = Field(0.12, gt=0, lt=1)
+    # Window of the local-regression speed estimate.
+    speed_window_s: float = Field(0.2, gt=0)
+    # The other leg moving less than this share of the moving leg's range means a one-leg rep.
+    both_legs_ratio: float = Field(0.5, gt=0, lt=1)
+    # Other-leg elevation above this (thigh up, shin level) means tabletop, i.e. heel taps.
+    tabletop_other_leg_deg: float = Field(25.0)
+    # When the resting leg is hidden: a moving knee held under this is a tabletop heel tap.
+    tabletop_knee_deg: float = Field(130.0, gt=0, le=180)
+
+
+class FaultRules(_Strict):
+    fast_descent_s: float = Field(3.0, gt=0, description="descent shorter than this is fast (target 4 s)")
+    target_descent_s: float = Field(4.0, gt=0)
+    momentum_return_speed_dps: float = Field(150.0, gt=0, description="peak return speed over this")
+    # Rebound: the leg arrives at the bottom and leaves it both faster than this, within rebound_window_s.
+    rebound_speed_dps: float = Field(45.0, gt=0)
+    rebound_window_s: float = Field(0.3, gt=0)
+    overshoot_deg: float = Field(7.0, gt=0, description="swing past the settled top that counts")
+    knees_bent_deg: float = Field(150.0, gt=0, le=180, description="smallest knee angle under this")
+    short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")
+
+
+class ScoringConfig(_Strict):
+    """Points a fault costs out of 100 (see edge/scoring.py for how the score is built)."""
+
+    back_arched: float = 45.0
+    fast_descent: float = 30.0
+    momentum: float = 20.0
+    knees_bent: float = 15.0
+    short_top: float = 15.0
+
+
+class SessionConfig(_Strict):
+    # A pause between reps longer than this starts a new set.
+    rest_split_s: float = Field(15.0, gt=0)
+    # Hollow hold: shoulders lifted and legs held low and still.
+    hold_min_s: float = Field(5.0, gt=0)
+    hold_trunk_min_deg: float = Field(6.0)
+    hold_leg_min_deg: float = Field(7.0)
+    hold_leg_max_deg: float = Field(55.0)
+    hold_max_leg_speed_dps: float = Field(25.0, gt=0)
+
+
+class AnalysisConfig(_Strict):
+    tracking: TrackingConfig = TrackingConfig()
+    kinematics: KinematicsConfig = KinematicsConfig()
+    reps: RepConfig = RepConfig()
+    faults: FaultRules = FaultRules()
+    scoring: ScoringConfig = ScoringConfig()
+    session: SessionConfig = SessionConfig()
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the field."""
+
+
+def load_analysis_config(path: str | Path | None) -> AnalysisConfig:
+    """Read `[analysis]` from a TOML file (or the whole file if it has no such table)."""
+    if path is None:
+        return AnalysisConfig()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    try:
+        return AnalysisConfig.model_validate(data.get("analysis", data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{p}: analysis.{field}: {first['msg']}") from None

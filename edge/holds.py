@@ -1,0 +1,74 @@
+"""Hollow-body holds: shoulders lifted off the mat, legs held low and still, timed (not counted).
+
+A hold begins when the posture is reached and ends when it is let go; it is reported once it has
+lasted `hold_min_s`, so brief crunches or a leg passing through the band are not holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.config import SessionConfig
+from edge.kinematics import BodyAngles
+
+# A posture broken for less than this (a wobble, one bad frame) does not end the hold.
+_BREAK_S = 0.6
+# Leg speed is read over this span.
+_SPEED_SPAN_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    variant: str
+    start_t: float
+    end_t: float
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.end_t - self.start_t, 2)
+
+
+class HoldDetector:
+    def __init__(self, config: SessionConfig | None = None) -> None:
+        self.config = config or SessionConfig()
+        self._recent: deque[tuple[float, float]] = deque()  # (t, leg elevation)
+        self._start: float | None = None
+        self._last_in: float | None = None
+
+    def _in_posture(self, a: BodyAngles) -> bool:
+        cfg = self.config
+        legs = a.leg_elevation[np.isfinite(a.leg_elevation)]
+        if not a.lying or not len(legs):
+            self._recent.clear()
+            return False
+        leg = float(legs.mean())
+        self._recent.append((a.t, leg))
+        while self._recent and a.t - self._recent[0][0] > _SPEED_SPAN_S:
+            self._recent.popleft()
+        t0, l0 = self._recent[0]
+        speed = abs(leg - l0) / (a.t - t0) if a.t > t0 else 0.0
+        return (a.trunk_elevation >= cfg.hold_trunk_min_deg
+                and cfg.hold_leg_min_deg <= leg <= cfg.hold_leg_max_deg
+                and speed <= cfg.hold_max_leg_speed_dps)
+
+    def push(self, a: BodyAngles | None) -> Hold | None:
+        """Feed one frame; returns a hold when one has just ended."""
+        if a is not None and self._in_posture(a):
+            if self._start is None:
+                self._start = a.t
+            self._last_in = a.t
+            return None
+        now = a.t if a is not None else None
+        if self._start is not None and (now is None or now - (self._last_in or now) > _BREAK_S):
+            return self.flush()
+        return None
+
+    def flush(self) -> Hold | None:
+        start, end = self._start, self._last_in
+        self._start = self._last_in = None
+        if start is None or end is None or end - start < self.config.hold_min_s:
+            return None
+        return Hold(variant="hollow_hold", start_t=round(start, 3), end_t=round(end, 3))

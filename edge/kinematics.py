@@ -1,0 +1,146 @@
+"""Joint angles of the person on the mat, in the side view (SPEC.md "Measurements and faults").
+
+Leg elevation is the angle of the hip→ankle line above the floor line: 0° on the floor, 90° vertical,
+more than 90° past vertical towards the head. The floor line comes from the station's calibration when
+it has one; otherwise it is estimated from the body itself while it lies flat (shoulders, hips and
+ankles then lie along the floor), which also absorbs a slightly tilted camera.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.config import KinematicsConfig
+from edge.people import ANKLES, HIPS, KNEES, SHOULDERS
+from edge.tracking import MatFrame
+
+_FLOOR_SAMPLES = 300
+
+
+@dataclass(frozen=True, slots=True)
+class BodyAngles:
+    """Angles of one frame. Index 0 is the left leg, 1 the right; NaN where a joint was not seen."""
+
+    t: float
+    lying: bool
+    leg_elevation: np.ndarray  # (2,) degrees
+    knee_angle: np.ndarray  # (2,) degrees, 180 = straight
+    leg_conf: np.ndarray  # (2,) confidence of each leg's measurement
+    trunk_elevation: float  # degrees of the hip→shoulder line above the floor (0 flat, 90 sitting)
+    torso_px: float  # shoulder-mid to hip-mid distance in pixels, the body's scale in the image
+
+
+def _angle_at(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+    """Angle ABC in degrees."""
+    u, v = a - b, c - b
+    nu, nv = float(np.hypot(*u)), float(np.hypot(*v))
+    if nu < 1e-6 or nv < 1e-6:
+        return math.nan
+    cos = float(np.dot(u, v)) / (nu * nv)
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+class FloorLine:
+    """The floor's direction in the image, fixed by calibration or estimated from the lying body."""
+
+    def __init__(self, calibrated: tuple[tuple[float, float], tuple[float, float]] | None = None) -> None:
+        self._fixed: float | None = None
+        if calibrated is not None:
+            (x1, y1), (x2, y2) = calibrated
+            if x2 < x1:
+                x1, y1, x2, y2 = x2, y2, x1, y1
+            self._fixed = math.atan2(y2 - y1, x2 - x1)
+        self._samples: deque[float] = deque(maxlen=_FLOOR_SAMPLES)
+
+    @property
+    def angle(self) -> float:
+        """Radians of the floor direction (pointing to image-right), 0 = image horizontal."""
+        if self._fixed is not None:
+            return self._fixed
+        return float(np.median(self._samples)) if self._samples else 0.0
+
+    def observe_flat_body(self, head_end: np.ndarray, feet_end: np.ndarray) -> None:
+        if self._fixed is not None:
+            return
+        d = feet_end - head_end
+        if d[0] < 0:
+            d = -d
+        self._samples.append(math.atan2(d[1], d[0]))
+
+
+class Kinematics:
+    """Turns the tracked person's keypoints into joint angles, frame by frame."""
+
+    def __init__(self, config: KinematicsConfig | None = None,
+                 floor_line: tuple[tuple[float, float], tuple[float, float]] | None = None) -> None:
+        self.config = config or KinematicsConfig()
+        self.floor = FloorLine(floor_line)
+        # +1 when the feet are towards image-right of the hips; kept between frames because it cannot
+        # be read while the trunk is upright.
+        self._feet_sign = 0.0
+
+    def _mid(self, kps: np.ndarray, pair: tuple[int, int]) -> np.ndarray | None:
+        ok = [i for i in pair if kps[i, 2] >= self.config.min_keypoint_conf]
+        if not ok:
+            return None
+        w = kps[ok, 2]
+        return (kps[ok, :2] * w[:, None]).sum(axis=0) / w.sum()
+
+    def update(self, frame: MatFrame) -> BodyAngles | None:
+        """Angles for this frame, or None when nobody is on the mat or the trunk is not visible."""
+        kps = frame.keypoints
+        if kps is None:
+            return None
+        shoulder, hip = self._mid(kps, SHOULDERS), self._mid(kps, HIPS)
+        if shoulder is None or hip is None:
+            return None
+        ankle_mid = self._mid(kps, ANKLES)
+        min_conf = self.config.min_keypoint_conf
+
+        phi = self.floor.angle
+        along = np.array([math.cos(phi), math.sin(phi)])
+        trunk = hip - shoulder
+        if abs(float(trunk @ along)) > 0.5 * float(np.hypot(*trunk)):
+            self._feet_sign = 1.0 if float(trunk @ along) > 0 else -1.0
+        feet_dir = along * (self._feet_sign or 1.0)
+        # Image y points down, so "up" off the floor is the floor direction turned towards negative y.
+        up = np.array([math.sin(phi), -math.cos(phi)])
+
+        lying = frame.state == "lying"
+        if lying and ankle_mid is not None:
+            bend = _angle_at(shoulder, hip, ankle_mid)
+            if bend >= 180.0 - self.config.flat_body_tolerance_deg:
+                self.floor.observe_flat_body(shoulder, ankle_mid)
+
+        elevation = np.full(2, np.nan)
+        knee = np.full(2, np.nan)
+        conf = np.zeros(2)
+        for side in (0, 1):
+            h, k, a = HIPS[side], KNEES[side], ANKLES[side]
+            # From the side both hips project almost onto one point, so the other hip stands in
+            # for a far-side hip the model is unsure of.
+            hip_pt = kps[h, :2] if kps[h, 2] >= min_conf else hip
+            if kps[a, 2] < min_conf:
+                continue
+            v = kps[a, :2] - hip_pt
+            elevation[side] = math.degrees(math.atan2(float(v @ up), float(v @ feet_dir)))
+            conf[side] = float(kps[a, 2])
+            if kps[k, 2] >= min_conf:
+                knee[side] = _angle_at(hip_pt, kps[k, :2], kps[a, :2])
+                conf[side] = min(conf[side], float(kps[k, 2]))
+
+        trunk_up = shoulder - hip
+        trunk_elev = math.degrees(math.atan2(float(trunk_up @ up), float(trunk_up @ -feet_dir)))
+        return BodyAngles(
+            t=frame.t,
+            lying=lying,
+            leg_elevation=elevation,
+            knee_angle=knee,
+            leg_conf=conf,
+            trunk_elevation=trunk_elev,
+            torso_px=float(np.hypot(*trunk)),
+        )

@@ -1,0 +1,389 @@
+"""Rep segmentation: leg elevation over time → reps with their phases measured.
+
+Each leg's elevation runs through a turning-point detector (a zig-zag with hysteresis, so keypoint
+jitter never makes a turn). A rep is top → bottom → top, where both the lowering and the return cover
+at least `min_amplitude_deg`; smaller moves are fidgeting, and a lowering that is not followed by a
+return (putting the legs down to rest) is not a rep. A rep is reported as soon as the legs have come
+back up and either held still, started down again, or stayed up for a few seconds, so the screen shows
+it within a fraction of a second of the member finishing it.
+
+This module measures; it does not judge. Which measurements make a fault is `edge.scoring`'s job.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from edge.config import RepConfig
+from edge.kinematics import BodyAngles
+
+Moving = Literal["both", "left", "right"]
+SIDES: tuple[Moving, Moving] = ("left", "right")
+
+# How long the legs must hold still at the top, within how many degrees, for the rep to be over.
+_SETTLE_S = 0.4
+_SETTLE_RANGE_DEG = 3.0
+# Longest wait at the top before a rep is reported anyway.
+_TOP_WAIT_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """One measured rep, before scoring. Times in seconds on the input's clock, angles in degrees."""
+
+    start_t: float
+    end_t: float
+    moving: Moving
+    variant: str
+    descent_s: float
+    ascent_s: float
+    bottom_pause_s: float
+    top_angle_deg: float
+    bottom_angle_deg: float
+    min_knee_angle_deg: float
+    peak_return_speed_dps: float
+    # Speeds into and out of the bottom turnaround (°/s): both high means a bounce.
+    bottom_in_speed_dps: float
+    bottom_out_speed_dps: float
+    overshoot_deg: float
+
+
+@dataclass(slots=True)
+class _Turn:
+    index: int  # absolute sample index
+    value: float
+    kind: Literal["peak", "trough"]
+
+
+@dataclass(slots=True)
+class _LegState:
+    """Zig-zag turning points of one leg's elevation."""
+
+    turns: list[_Turn] = field(default_factory=list)
+    rising: bool = True
+    ext_value: float = float("nan")
+    ext_index: int = -1
+    # Index of the trough whose rep has been reported, so the same rep is never reported twice.
+    done_trough: int = -1
+
+    def reset(self) -> None:
+        self.turns.clear()
+        self.rising = True
+        self.ext_value = float("nan")
+        self.ext_index = -1
+        self.done_trough = -1
+
+
+def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(s)
+    if ok.all() or not ok.any():
+        return s
+    out = s.copy()
+    out[~ok] = np.interp(t[~ok], t[ok], s[ok])
+    return out
+
+
+def local_slope(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
+    """Speed (units per second) at each sample by least-squares line over ±window/2."""
+    n = len(t)
+    v = np.zeros(n)
+    half = window_s / 2
+    lo = np.searchsorted(t, t - half, side="left")
+    hi = np.searchsorted(t, t + half, side="right")
+    for i in range(n):
+        a, b = lo[i], hi[i]
+        if b - a < 3:  # too few samples in the window at a low frame rate: widen to neighbours
+            a, b = max(0, i - 1), min(n, i + 2)
+        tt, ss = t[a:b], s[a:b]
+        dt = tt - tt.mean()
+        den = float(dt @ dt)
+        v[i] = float(dt @ (ss - ss.mean())) / den if den > 0 else 0.0
+    return v
+
+
+def _crossing(t: np.ndarray, v: np.ndarray, i: int, j: int, thr: float) -> float:
+    """Time between samples i and j (adjacent) at which v crosses thr, linearly interpolated."""
+    if v[i] == v[j]:
+        return float(t[i])
+    f = (thr - v[i]) / (v[j] - v[i])
+    return float(t[i] + np.clip(f, 0.0, 1.0) * (t[j] - t[i]))
+
+
+def _motion_bounds(t: np.ndarray, v: np.ndarray, lo: int, hi: int, sign: float,
+                   frac: float, mid_mask: np.ndarray) -> tuple[float, float, int]:
+    """Start and end time of one monotonic move (sign -1 lowering, +1 raising) within [lo, hi].
+
+    The move is bounded where its speed falls under `frac` of its typical speed (the median speed over
+    the middle of its range), which finds the start of motion rather than the first few degrees.
+    """
+    seg = sign * v[lo : hi + 1]
+    k = lo + int(np.argmax(seg))
+    mids = sign * v[lo : hi + 1][mid_mask[lo : hi + 1]]
+    ref = float(np.median(mids)) if len(mids) else float(seg.max())
+    thr = frac * max(ref, 1e-6)
+    i = k
+    while i > lo and sign * v[i - 1] > thr:
+        i -= 1
+    start = _crossing(t, sign * v, i - 1, i, thr) if i > lo else float(t[lo])
+    j = k
+    while j < hi and sign * v[j + 1] > thr:
+        j += 1
+    end = _crossing(t, sign * v, j, j + 1, thr) if j < hi else float(t[hi])
+    return start, end, k
+
+
+def _value_at(t: np.ndarray, s: np.ndarray, when: float) -> float:
+    return float(np.interp(when, t, s))
+
+
+class RepSegmenter:
+    """Streaming: push BodyAngles frame by frame, get Reps as they finish."""
+
+    def __init__(self, config: RepConfig | None = None) -> None:
+        self.config = config or RepConfig()
+        keep = self.config.max_rep_s + 2 * _TOP_WAIT_S + 5.0
+        self._keep_s = keep
+        self._t: deque[float] = deque()
+        self._elev: deque[np.ndarray] = deque()
+        self._knee: deque[np.ndarray] = deque()
+        self._conf: deque[np.ndarray] = deque()
+        self._first = 0  # absolute index of the oldest buffered sample
+        self._legs = (_LegState(), _LegState())
+        self._reported: list[tuple[float, float, Moving]] = []
+
+    # -- buffer ---------------------------------------------------------------------------------
+    @property
+    def _count(self) -> int:
+        return self._first + len(self._t)
+
+    def _arrays(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Samples with absolute indices a..b inclusive."""
+        sl = slice(a - self._first, b - self._first + 1)
+        t = np.fromiter(list(self._t)[sl], float)
+        return (t, np.array(list(self._elev)[sl]), np.array(list(self._knee)[sl]),
+                np.array(list(self._conf)[sl]))
+
+    def _trim(self) -> None:
+        oldest_needed = min((leg.turns[-3].index if len(leg.turns) >= 3 else
+                             (leg.turns[0].index if leg.turns else self._count)) for leg in self._legs)
+        while self._t and self._t[-1] - self._t[0] > self._keep_s and self._first < oldest_needed:
+            self._t.popleft()
+            self._elev.popleft()
+            self._knee.popleft()
+            self._conf.popleft()
+            self._first += 1
+        for leg in self._legs:
+            leg.turns[:] = [tr for tr in leg.turns if tr.index >= self._first]
+
+    # -- streaming ------------------------------------------------------------------------------
+    def push(self, a: BodyAngles | None) -> list[Rep]:
+        """Add one frame's angles (None: nobody usable on the mat) and return reps finished now."""
+        if a is None or not a.lying:
+            for leg in self._legs:
+                leg.reset()
+            return []
+        self._t.append(a.t)
+        self._elev.append(a.leg_elevation.astype(float))
+        self._knee.append(a.knee_angle.astype(float))
+        self._conf.append(a.leg_conf.astype(float))
+        idx = self._count - 1
+        reps: list[Rep] = []
+        for side, leg in enumerate(self._legs):
+            value = float(a.leg_elevation[side])
+            if np.isfinite(value):
+                self._turning_point(leg, idx, value)
+                rep = self._maybe_finish(side, leg, idx)
+                if rep is not None and not self._already_reported(rep):
+                    self._reported.append((rep.start_t, rep.end_t, rep.moving))
+                    reps.append(rep)
+        self._trim()
+        return reps
+
+    def _already_reported(self, rep: Rep) -> bool:
+        """Both legs of a double-leg rep find the same rep; it is reported once."""
+        for start, end, moving in self._reported[-4:]:
+            overlap = min(end, rep.end_t) - max(start, rep.start_t)
+            shorter = min(end - start, rep.end_t - rep.start_t)
+            if "both" in (moving, rep.moving) and shorter > 0 and overlap > 0.5 * shorter:
+                return True
+        return False
+
+    def _turning_point(self, leg: _LegState, idx: int, value: float) -> None:
+        h = self.config.turn_hysteresis_deg
+        if leg.ext_index < 0:
+            leg.ext_value, leg.ext_index = value, idx
+            return
+        if leg.rising:
+            if value > leg.ext_value:
+                leg.ext_value, leg.ext_index = value, idx
+            elif value < leg.ext_value - h:
+                leg.turns.append(_Turn(leg.ext_index, leg.ext_value, "peak"))
+                leg.rising = False
+                leg.ext_value, leg.ext_index = value, idx
+        else:
+            if value < leg.ext_value:
+                leg.ext_value, leg.ext_index = value, idx
+            elif value > leg.ext_value + h:
+                leg.turns.append(_Turn(leg.ext_index, leg.ext_value, "trough"))
+                leg.rising = True
+                leg.ext_value, leg.ext_index = value, idx
+
+    def _pattern(self, leg: _LegState) -> tuple[_Turn, _Turn, _Turn] | None:
+        """The latest peak → trough → top, with the top the last confirmed peak or the rising extreme."""
+        turns = leg.turns
+        if leg.rising and len(turns) >= 2 and turns[-1].kind == "trough":
+            return turns[-2], turns[-1], _Turn(leg.ext_index, leg.ext_value, "peak")
+        if len(turns) >= 3 and turns[-1].kind == "peak" and turns[-2].kind == "trough":
+            return turns[-3], turns[-2], turns[-1]
+        return None
+
+    def _is_new_rep(self, leg: _LegState, p1: _Turn, trough: _Turn, top: _Turn) -> bool:
+        amp = self.config.min_amplitude_deg
+        return (trough.index != leg.done_trough and p1.value - trough.value >= amp
+                and top.value - trough.value >= amp)
+
+    def _maybe_finish(self, side: int, leg: _LegState, idx: int) -> Rep | None:
+        pat = self._pattern(leg)
+        if pat is None:
+            return None
+        p1, trough, top = pat
+        if not self._is_new_rep(leg, p1, trough, top):
+            return None
+        t_now = self._t[-1]
+        t_top = self._t[top.index - self._first]
+        recent = [e[side] for tt, e in zip(reversed(self._t), reversed(self._elev), strict=True)
+                  if t_now - tt <= _SETTLE_S]
+        recent = [r for r in recent if np.isfinite(r)]
+        settled = (t_now - self._t[0] >= _SETTLE_S and len(recent) >= 2
+                   and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
+        value = recent[0] if recent else top.value
+        halfway = trough.value + 0.5 * (top.value - trough.value)
+        going_down = value < halfway
+        if not (settled or going_down or t_now - t_top >= _TOP_WAIT_S):
+            return None
+        leg.done_trough = trough.index
+        return self._measure(side, p1.index, trough.index, top.index, idx)
+
+    def flush(self) -> list[Rep]:
+        """End of input: report a rep whose legs reached the top on the last frames."""
+        reps: list[Rep] = []
+        if not self._t:
+            return reps
+        idx = self._count - 1
+        for side, leg in enumerate(self._legs):
+            pat = self._pattern(leg)
+            if pat is None:
+                continue
+            p1, trough, top = pat
+            if self._is_new_rep(leg, p1, trough, top):
+                leg.done_trough = trough.index
+                rep = self._measure(side, p1.index, trough.index, top.index, idx)
+                if rep is not None and not self._already_reported(rep):
+                    self._reported.append((rep.start_t, rep.end_t, rep.moving))
+                    reps.append(rep)
+        return reps
+
+    def _variant(self, moving: Moving, side: int, other_elev: np.ndarray, knee_rep: np.ndarray) -> str:
+        """What the camera sees: both legs together, one leg with the other foot down, or tabletop taps."""
+        if moving == "both":
+            return "double_leg"
+        other_ok = other_elev[np.isfinite(other_elev)]
+        if len(other_ok) >= 3:
+            tabletop = float(np.median(other_ok)) >= self.config.tabletop_other_leg_deg
+        else:
+            # The resting leg is hidden: a moving knee held near 90° is a heel tap.
+            tabletop = len(knee_rep) > 0 and float(np.median(knee_rep)) < self.config.tabletop_knee_deg
+        return "heel_tap" if tabletop else "single_leg"
+
+    # -- measurement ----------------------------------------------------------------------------
+    def _measure(self, side: int, i_p1: int, i_tr: int, i_top: int, i_now: int) -> Rep | None:
+        cfg = self.config
+        t, elev, knee, conf = self._arrays(i_p1, i_now)
+        if t[i_top - i_p1] - t[0] > cfg.max_rep_s:
+            return None
+        own = _interp_nan(t, elev[:, side])
+        other = elev[:, 1 - side]
+        lo, tr, top = 0, i_tr - i_p1, i_top - i_p1
+        own_range = float(own[lo : top + 1].max() - own[lo : top + 1].min())
+        other_window = other[lo : top + 1]
+        other_ok = other_window[np.isfinite(other_window)]
+        other_range = float(other_ok.max() - other_ok.min()) if len(other_ok) > 3 else 0.0
+        moving: Moving = "both" if other_range >= cfg.both_legs_ratio * own_range else SIDES[side]
+
+        if moving == "both":
+            w = np.where(np.isfinite(elev), np.maximum(conf, 1e-3), 0.0)
+            sig = np.where(w.sum(1) > 0, np.nansum(elev * w, 1) / np.maximum(w.sum(1), 1e-9), np.nan)
+            kw = np.where(np.isfinite(knee), np.maximum(conf, 1e-3), 0.0)
+            knee_sig = np.where(kw.sum(1) > 0, np.nansum(knee * kw, 1) / np.maximum(kw.sum(1), 1e-9),
+                                np.nan)
+        else:
+            sig, knee_sig = elev[:, side], knee[:, side]
+        s = _interp_nan(t, sig)
+        # The both-legs signal may put the extremes a few samples off the one leg's turning points.
+        tr = lo + int(np.argmin(s[lo : top + 1]))
+        top_v, p1_v, bottom_v = float(s[top]), float(s[lo]), float(s[tr])
+        v = local_slope(t, s, cfg.speed_window_s)
+
+        drop_mid = (s > bottom_v + 0.25 * (p1_v - bottom_v)) & (s < bottom_v + 0.75 * (p1_v - bottom_v))
+        rise_mid = (s > bottom_v + 0.25 * (top_v - bottom_v)) & (s < bottom_v + 0.75 * (top_v - bottom_v))
+        frac = cfg.motion_speed_fraction
+        d_start, d_end, _ = _motion_bounds(t, v, lo, tr, -1.0, frac, drop_mid)
+        a_start, a_end, _ = _motion_bounds(t, v, tr, top, +1.0, frac, rise_mid)
+        a_start = max(a_start, d_end)
+
+        # Settled top after the rep: if the legs swung past it, the swing is an overshoot and the
+        # ascent ends where the legs first reach the level they settle at.
+        after = s[top:]
+        halfway = bottom_v + 0.5 * (top_v - bottom_v)
+        settled_after = after[after >= halfway]
+        overshoot = 0.0
+        if len(settled_after) > 2:
+            level = float(np.median(settled_after))
+            overshoot = max(0.0, top_v - level)
+            if overshoot > 0:
+                reach = np.nonzero(s[tr : top + 1] >= level)[0]
+                if len(reach):
+                    a_end = min(a_end, float(t[tr + int(reach[0])]))
+
+        before = (t >= d_start - 0.5) & (t <= d_start)
+        top_angle = float(np.median(s[before])) if before.any() else p1_v
+        in_rep = (t >= d_start) & (t <= a_end)
+        knee_rep = knee_sig[in_rep]
+        knee_rep = knee_rep[np.isfinite(knee_rep)]
+        min_knee = float(np.min(_median3(knee_rep))) if len(knee_rep) else float("nan")
+
+        t_bottom = float(t[tr])
+        win = 0.3
+        in_speed = (_value_at(t, s, t_bottom - win) - bottom_v) / win
+        out_speed = (_value_at(t, s, t_bottom + win) - bottom_v) / win
+        pause = max(0.0, a_start - d_end)
+        if pause > cfg.max_bottom_pause_s:
+            return None
+        return Rep(
+            start_t=round(d_start, 3),
+            end_t=round(a_end, 3),
+            moving=moving,
+            variant=self._variant(moving, side, other[in_rep], knee_rep),
+            descent_s=round(d_end - d_start, 3),
+            ascent_s=round(a_end - a_start, 3),
+            bottom_pause_s=round(pause, 3),
+            top_angle_deg=round(top_angle, 1),
+            bottom_angle_deg=round(bottom_v, 1),
+            min_knee_angle_deg=round(min_knee, 1),
+            peak_return_speed_dps=round(float(v[tr : top + 1].max()), 1),
+            bottom_in_speed_dps=round(in_speed, 1),
+            bottom_out_speed_dps=round(out_speed, 1),
+            overshoot_deg=round(overshoot, 1),
+        )
+
+
+def _median3(x: np.ndarray) -> np.ndarray:
+    """Three-sample running median: one wild keypoint must not make a bent knee."""
+    if len(x) < 3:
+        return x
+    stacked = np.stack([x[:-2], x[1:-1], x[2:]])
+    return np.concatenate([x[:1], np.median(stacked, axis=0), x[-1:]])

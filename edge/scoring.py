@@ -1,0 +1,108 @@
+"""Judging a measured rep: which faults it has, its 0–100 score, and the one cue that matters most.
+
+Score (documented for members and staff):
+    score = 100 − Σ points of each fault present − tempo shortfall
+Each fault costs the points in `ScoringConfig` (back_arched 45, fast_descent 30, momentum 20,
+knees_bent 15, short_top 15). The tempo shortfall rewards the guide's four-count descent in the
+straight-leg variants: a descent between the fast-descent limit (3 s) and the 4 s target costs up to
+10 points, linearly (3.5 s costs 5). The score is clamped to 0–100 and rounded. Depth never costs
+points: a rep that stops at the member's personal end range is a full rep.
+
+Which faults apply depends on the variant (`VARIANT_RULES`): heel taps are short bent-knee moves, so
+tempo, knee bend and top height are not judged there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from edge.config import FaultRules, ScoringConfig
+from edge.reps import Rep
+
+FAULTS = ("back_arched", "fast_descent", "momentum", "knees_bent", "short_top")
+_TEMPO_POINTS = 10.0
+
+CUES = {
+    "back_arched": "Press your lower back into the mat: squish the grape",
+    "fast_descent": "Slower on the way down: count to four",
+    "momentum": "No swinging: lift with your abs, not momentum",
+    "knees_bent": "Straighten your legs a little more",
+    "short_top": "Bring your legs all the way up to vertical",
+}
+PRAISE = "Great control, keep it up"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRep:
+    rep: Rep
+    variant: str
+    faults: tuple[str, ...]
+    score: int
+    cue: str
+
+
+def _momentum(rep: Rep, rules: FaultRules) -> bool:
+    bounce = (rep.bottom_pause_s < rules.rebound_window_s
+              and rep.bottom_in_speed_dps >= rules.rebound_speed_dps
+              and rep.bottom_out_speed_dps >= rules.rebound_speed_dps)
+    return (bounce or rep.peak_return_speed_dps > rules.momentum_return_speed_dps
+            or rep.overshoot_deg >= rules.overshoot_deg)
+
+
+class VariantRules(Protocol):
+    """The faults a variant can have, from a rep's measurements."""
+
+    def faults(self, rep: Rep, rules: FaultRules) -> set[str]: ...
+
+    def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float: ...
+
+
+class StraightLegRules:
+    """double_leg and single_leg: slow lowering, straight knees, legs up to vertical, no swing."""
+
+    def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
+        found = set()
+        if rep.descent_s < rules.fast_descent_s:
+            found.add("fast_descent")
+        if _momentum(rep, rules):
+            found.add("momentum")
+        if rep.min_knee_angle_deg < rules.knees_bent_deg:
+            found.add("knees_bent")
+        if rep.top_angle_deg < rules.short_top_deg:
+            found.add("short_top")
+        return found
+
+    def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:
+        span = rules.target_descent_s - rules.fast_descent_s
+        if span <= 0 or rep.descent_s < rules.fast_descent_s:
+            return 0.0
+        return _TEMPO_POINTS * min(1.0, max(0.0, (rules.target_descent_s - rep.descent_s) / span))
+
+
+class HeelTapRules:
+    """heel_tap: knees stay bent by design and taps are quick; only swinging is judged."""
+
+    def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
+        return {"momentum"} if _momentum(rep, rules) else set()
+
+    def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:
+        return 0.0
+
+
+VARIANT_RULES: dict[str, VariantRules] = {
+    "double_leg": StraightLegRules(),
+    "single_leg": StraightLegRules(),
+    "heel_tap": HeelTapRules(),
+}
+
+
+def score_rep(rep: Rep, variant: str, rules: FaultRules, points: ScoringConfig) -> ScoredRep:
+    """Faults, score and cue of a rep judged as `variant` (the set's variant, see edge.session)."""
+    judge = VARIANT_RULES[variant]
+    found = judge.faults(rep, rules)
+    faults = tuple(f for f in FAULTS if f in found)
+    lost = sum(getattr(points, f) for f in faults) + judge.tempo_shortfall(rep, rules)
+    score = round(min(100.0, max(0.0, 100.0 - lost)))
+    cue = CUES[max(faults, key=lambda f: getattr(points, f))] if faults else PRAISE
+    return ScoredRep(rep=rep, variant=variant, faults=faults, score=score, cue=cue)

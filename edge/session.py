@@ -1,0 +1,118 @@
+"""One member's session: scored reps grouped into sets by rest, holds, and the personal end range.
+
+A set's variant is what most of its reps look like, so one odd-looking rep does not flip the
+exercise. Live, each rep is judged with the set's variant so far; the final analysis re-judges every
+rep with its set's settled variant, so `matcoach analyze` and the screen agree once a set is over.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from edge.config import AnalysisConfig
+from edge.holds import Hold
+from edge.reps import Rep
+from edge.scoring import ScoredRep, score_rep
+
+STRAIGHT_LEG = ("double_leg", "single_leg")
+
+
+@dataclass(slots=True)
+class _Set:
+    reps: list[Rep] = field(default_factory=list)
+
+    @property
+    def variant(self) -> str:
+        # Ties go to the variant seen first.
+        counts = Counter(r.variant for r in self.reps)
+        return max(counts, key=lambda v: (counts[v], -[r.variant for r in self.reps].index(v)))
+
+
+class Session:
+    def __init__(self, config: AnalysisConfig | None = None) -> None:
+        self.config = config or AnalysisConfig()
+        self._sets: list[_Set] = []
+        self._holds: list[Hold] = []
+        self._open = False
+
+    def _score(self, rep: Rep, variant: str) -> ScoredRep:
+        return score_rep(rep, variant, self.config.faults, self.config.scoring)
+
+    def add_rep(self, rep: Rep) -> ScoredRep:
+        """Record a finished rep and judge it with its set's variant so far."""
+        last = self._sets[-1].reps[-1] if self._open and self._sets else None
+        if last is None or rep.start_t - last.end_t > self.config.session.rest_split_s:
+            self._sets.append(_Set())
+            self._open = True
+        current = self._sets[-1]
+        current.reps.append(rep)
+        return self._score(rep, current.variant)
+
+    def add_hold(self, hold: Hold) -> None:
+        self._holds.append(hold)
+
+    def end_set(self) -> None:
+        """The member sat up or left: the next rep starts a new set however soon it comes."""
+        self._open = False
+
+    def result(self) -> Analysis:
+        reps: list[ScoredRep] = []
+        sets: list[dict] = []
+        end_range: float | None = None
+        for set_index, s in enumerate(self._sets, start=1):
+            variant = s.variant
+            scored = [self._score(r, variant) for r in s.reps]
+            first = len(reps) + 1
+            reps.extend(scored)
+            if variant in STRAIGHT_LEG:
+                # The personal end range: the lowest the legs went with the back still flat.
+                flat = [x.rep.bottom_angle_deg for x in scored if "back_arched" not in x.faults]
+                if flat:
+                    end_range = min([*flat, end_range] if end_range is not None else flat)
+            sets.append({
+                "index": set_index,
+                "variant": variant,
+                "start_t": scored[0].rep.start_t,
+                "end_t": scored[-1].rep.end_t,
+                "rep_count": len(scored),
+                "rep_indices": list(range(first, len(reps) + 1)),
+                "mean_score": round(sum(x.score for x in scored) / len(scored), 1),
+                "end_range_deg": end_range,
+            })
+        return Analysis(reps=reps, sets=sets, holds=list(self._holds))
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    reps: list[ScoredRep]
+    sets: list[dict]
+    holds: list[Hold]
+
+    def to_json(self) -> dict:
+        """The analysis object of SPEC.md "Data contracts"."""
+        return {
+            "reps": [
+                {
+                    "index": i,
+                    "start_t": s.rep.start_t,
+                    "end_t": s.rep.end_t,
+                    "variant": s.variant,
+                    "descent_s": s.rep.descent_s,
+                    "ascent_s": s.rep.ascent_s,
+                    "bottom_pause_s": s.rep.bottom_pause_s,
+                    "top_angle_deg": s.rep.top_angle_deg,
+                    "bottom_angle_deg": s.rep.bottom_angle_deg,
+                    "min_knee_angle_deg": s.rep.min_knee_angle_deg,
+                    "faults": list(s.faults),
+                    "score": s.score,
+                }
+                for i, s in enumerate(self.reps, start=1)
+            ],
+            "sets": self.sets,
+            "holds": [
+                {"index": i, "variant": h.variant, "start_t": h.start_t, "end_t": h.end_t,
+                 "duration_s": h.duration_s}
+                for i, h in enumerate(self.holds, start=1)
+            ],
+        }

@@ -1,0 +1,5 @@
+import sys
+
+from matcoach.cli import main
+
+sys.exit(main())

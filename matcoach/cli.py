@@ -1,0 +1,130 @@
+"""The one `matcoach` command and its subcommands.
+
+Every expected failure (bad trace, missing video, bad config) ends as one line on stderr and a
+non-zero exit; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge.config import AnalysisConfig, ConfigError, load_analysis_config
+from edge.session import Analysis
+from edge.trace import TraceError
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """An expected failure with a message for the user."""
+
+
+def _is_trace(path: Path) -> bool:
+    """A trace is JSON Lines whose first line names the format; anything else is treated as video."""
+    if path.suffix in (".jsonl", ".json", ".ndjson"):
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
+    from edge.analysis import analyze_frames
+    from edge.trace import iter_trace
+
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    if _is_trace(path):
+        try:
+            with path.open(encoding="utf-8") as fh:
+                header, frames = iter_trace(fh)
+                return analyze_frames(frames, header, config)
+        except UnicodeDecodeError:
+            raise CliError(f"{path}: not a text trace file") from None
+    from edge.recording import pose_frames_from_video
+
+    header, frames = pose_frames_from_video(path, model)
+    return analyze_frames(frames, header, config)
+
+
+def _rep_table(analysis: Analysis) -> str:
+    data = analysis.to_json()
+    rows = [f"{'#':>3} {'set':>3} {'variant':<10} {'start':>7} {'down s':>6} {'up s':>5} {'pause':>5} "
+            f"{'top°':>5} {'bottom°':>7} {'knee°':>5} {'score':>5}  faults"]
+    set_of = {i: s["index"] for s in data["sets"] for i in s["rep_indices"]}
+    for r in data["reps"]:
+        rows.append(
+            f"{r['index']:>3} {set_of.get(r['index'], 0):>3} {r['variant']:<10} {r['start_t']:>7.1f} "
+            f"{r['descent_s']:>6.1f} {r['ascent_s']:>5.1f} {r['bottom_pause_s']:>5.1f} "
+            f"{r['top_angle_deg']:>5.0f} {r['bottom_angle_deg']:>7.0f} {r['min_knee_angle_deg']:>5.0f} "
+            f"{r['score']:>5}  {', '.join(r['faults']) or '-'}"
+        )
+    if not data["reps"]:
+        rows.append("(no reps)")
+    for s in data["sets"]:
+        end_range = "-" if s["end_range_deg"] is None else f"{s['end_range_deg']:.0f}°"
+        rows.append(f"set {s['index']}: {s['rep_count']} × {s['variant']}, mean score {s['mean_score']}, "
+                    f"end range {end_range}")
+    for h in data["holds"]:
+        rows.append(f"hold {h['index']}: {h['variant']} {h['duration_s']:.1f} s from {h['start_t']:.1f} s")
+    return "\n".join(rows)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    config = load_analysis_config(args.config)
+    analysis = _analyze(Path(args.path), config, args.model)
+    if args.json:
+        print(json.dumps(analysis.to_json()))
+    else:
+        print(_rep_table(analysis))
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from edge.recording import record_trace
+
+    src = Path(args.video)
+    if not src.exists():
+        raise CliError(f"{src}: no such file")
+    frames, people = record_trace(src, Path(args.output), args.model)
+    print(f"wrote {args.output}: {frames} frames, {people} people detections", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matcoach", description="MatCoach: leg-lift reps and form on a mat")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="count and score the reps in a keypoint trace or a video file")
+    p.add_argument("path", help="trace v1 (.jsonl) or a video file")
+    p.add_argument("--json", action="store_true", help="print the analysis object of SPEC.md")
+    p.add_argument("--config", help="TOML file with an [analysis] table overriding thresholds")
+    p.add_argument("--model", help="pose model ONNX file for video input (default: the station's)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("trace", help="run the pose model over a video and write a keypoint trace")
+    p.add_argument("video")
+    p.add_argument("-o", "--output", required=True, help="trace v1 file to write (.jsonl)")
+    p.add_argument("--model", help="pose model ONNX file (default: the station's)")
+    p.set_defaults(func=cmd_trace)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, TraceError, ConfigError) as exc:
+        print(f"matcoach: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

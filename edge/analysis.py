@@ -14,8 +14,8 @@ from edge.people import PoseFrame
 from edge.reps import RepSegmenter
 from edge.scoring import ScoredRep
 from edge.session import Analysis, Session
-from edge.tracking import MatTracker
 from edge.trace import TraceHeader
+from edge.tracking import MatTracker
 
 Event = ScoredRep | Hold
 

@@ -20,10 +20,12 @@ class _Strict(BaseModel):
 
 class KinematicsConfig(_Strict):
     # A keypoint below this confidence is not trusted for an angle; the other side's joint stands in.
-    min_keypoint_conf: float = Field(0.3, ge=0, le=1)
-    # Frames whose shoulder-hip-ankle line is this close to straight count as "lying flat" for the
-    # floor-line estimate when the station has no calibrated floor line.
-    flat_body_tolerance_deg: float = Field(12.0, gt=0, le=45)
+    # Far-side limbs are half hidden and the pose model is unsure of them (0.2–0.6 typically), yet
+    # their positions are usable; only near-guesses are dropped.
+    min_keypoint_conf: float = Field(0.15, ge=0, le=1)
+    # Frames whose shoulder-hip-ankle line is this close to straight (for both ankles) count as
+    # "lying flat" for the floor-line estimate when the station has no calibrated floor line.
+    flat_body_tolerance_deg: float = Field(6.0, gt=0, le=45)
 
 
 class RepConfig(_Strict):

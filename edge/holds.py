@@ -55,14 +55,15 @@ class HoldDetector:
                 and speed <= cfg.hold_max_leg_speed_dps)
 
     def push(self, a: BodyAngles | None) -> Hold | None:
-        """Feed one frame; returns a hold when one has just ended."""
-        if a is not None and self._in_posture(a):
+        """Feed one frame (None: the member was not seen); returns a hold when one has just ended."""
+        if a is None:
+            return None
+        if self._in_posture(a):
             if self._start is None:
                 self._start = a.t
             self._last_in = a.t
             return None
-        now = a.t if a is not None else None
-        if self._start is not None and (now is None or now - (self._last_in or now) > _BREAK_S):
+        if self._last_in is not None and a.t - self._last_in > _BREAK_S:
             return self.flush()
         return None
 

@@ -64,7 +64,9 @@ class FloorLine:
         return float(np.median(self._samples)) if self._samples else 0.0
 
     def observe_flat_body(self, head_end: np.ndarray, feet_end: np.ndarray) -> None:
-        if self._fixed is not None:
+        # The camera does not move, so a settled estimate is kept rather than let drift with every
+        # half-raised leg that passes the flatness test.
+        if self._fixed is not None or len(self._samples) == self._samples.maxlen:
             return
         d = feet_end - head_end
         if d[0] < 0:
@@ -91,9 +93,13 @@ class Kinematics:
         return (kps[ok, :2] * w[:, None]).sum(axis=0) / w.sum()
 
     def update(self, frame: MatFrame) -> BodyAngles | None:
-        """Angles for this frame, or None when nobody is on the mat or the trunk is not visible."""
+        """Angles for this frame, or None when the member was not seen in it.
+
+        Keypoints the tracker held through a dropout are not measured: a held pose followed by a jump
+        would read as a pause and a burst of speed, so a gap is left for the rep stage to bridge.
+        """
         kps = frame.keypoints
-        if kps is None:
+        if kps is None or not frame.observed:
             return None
         shoulder, hip = self._mid(kps, SHOULDERS), self._mid(kps, HIPS)
         if shoulder is None or hip is None:
@@ -112,8 +118,9 @@ class Kinematics:
 
         lying = frame.state == "lying"
         if lying and ankle_mid is not None:
-            bend = _angle_at(shoulder, hip, ankle_mid)
-            if bend >= 180.0 - self.config.flat_body_tolerance_deg:
+            ankles = [kps[a, :2] for a in ANKLES if kps[a, 2] >= min_conf]
+            flat = 180.0 - self.config.flat_body_tolerance_deg
+            if all(_angle_at(shoulder, hip, a) >= flat for a in ankles):
                 self.floor.observe_flat_body(shoulder, ankle_mid)
 
         elevation = np.full(2, np.nan)

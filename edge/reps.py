@@ -60,22 +60,30 @@ class _Turn:
 
 
 @dataclass(slots=True)
+class _Pending:
+    """A rep under way on one leg: it went down from p1 to the trough and is coming back up."""
+
+    p1: _Turn
+    trough: _Turn
+    top: _Turn | None = None  # highest point since the trough
+
+
+@dataclass(slots=True)
 class _LegState:
-    """Zig-zag turning points of one leg's elevation."""
+    """Zig-zag turning points of one leg's elevation, and the rep under way on it."""
 
     turns: list[_Turn] = field(default_factory=list)
     rising: bool = True
     ext_value: float = float("nan")
     ext_index: int = -1
-    # Index of the trough whose rep has been reported, so the same rep is never reported twice.
-    done_trough: int = -1
+    pending: _Pending | None = None
 
     def reset(self) -> None:
         self.turns.clear()
         self.rising = True
         self.ext_value = float("nan")
         self.ext_index = -1
-        self.done_trough = -1
+        self.pending = None
 
 
 def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -168,23 +176,32 @@ class RepSegmenter:
                 np.array(list(self._conf)[sl]))
 
     def _trim(self) -> None:
-        oldest_needed = min((leg.turns[-3].index if len(leg.turns) >= 3 else
-                             (leg.turns[0].index if leg.turns else self._count)) for leg in self._legs)
-        while self._t and self._t[-1] - self._t[0] > self._keep_s and self._first < oldest_needed:
+        """Forget samples older than any rep can be; turns and reps under way that reach back that far
+        are forgotten with them (such a "rep" would be too long to be one)."""
+        while self._t and self._t[-1] - self._t[0] > self._keep_s:
             self._t.popleft()
             self._elev.popleft()
             self._knee.popleft()
             self._conf.popleft()
             self._first += 1
         for leg in self._legs:
+            del leg.turns[:-2]  # only the last peak and trough are ever looked back at
             leg.turns[:] = [tr for tr in leg.turns if tr.index >= self._first]
+            if leg.pending is not None and leg.pending.p1.index < self._first:
+                leg.pending = None
 
     # -- streaming ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """The member is no longer lying: no rep spans this."""
+        for leg in self._legs:
+            leg.reset()
+
     def push(self, a: BodyAngles | None) -> list[Rep]:
-        """Add one frame's angles (None: nobody usable on the mat) and return reps finished now."""
-        if a is None or not a.lying:
-            for leg in self._legs:
-                leg.reset()
+        """Add one frame's angles (None: not seen in this frame) and return reps finished now."""
+        if a is None:
+            return []
+        if not a.lying:
+            self.reset()
             return []
         self._t.append(a.t)
         self._elev.append(a.leg_elevation.astype(float))
@@ -195,8 +212,7 @@ class RepSegmenter:
         for side, leg in enumerate(self._legs):
             value = float(a.leg_elevation[side])
             if np.isfinite(value):
-                self._turning_point(leg, idx, value)
-                rep = self._maybe_finish(side, leg, idx)
+                rep = self._step(side, leg, idx, value)
                 if rep is not None and not self._already_reported(rep):
                     self._reported.append((rep.start_t, rep.end_t, rep.moving))
                     reps.append(rep)
@@ -212,76 +228,84 @@ class RepSegmenter:
                 return True
         return False
 
-    def _turning_point(self, leg: _LegState, idx: int, value: float) -> None:
+    def _turning_point(self, leg: _LegState, idx: int, value: float) -> _Turn | None:
+        """Advance the zig-zag; returns a turn confirmed by this sample."""
         h = self.config.turn_hysteresis_deg
         if leg.ext_index < 0:
             leg.ext_value, leg.ext_index = value, idx
-            return
+            return None
+        turn = None
         if leg.rising:
             if value > leg.ext_value:
                 leg.ext_value, leg.ext_index = value, idx
             elif value < leg.ext_value - h:
-                leg.turns.append(_Turn(leg.ext_index, leg.ext_value, "peak"))
-                leg.rising = False
-                leg.ext_value, leg.ext_index = value, idx
-        else:
-            if value < leg.ext_value:
-                leg.ext_value, leg.ext_index = value, idx
-            elif value > leg.ext_value + h:
-                leg.turns.append(_Turn(leg.ext_index, leg.ext_value, "trough"))
-                leg.rising = True
-                leg.ext_value, leg.ext_index = value, idx
+                turn = _Turn(leg.ext_index, leg.ext_value, "peak")
+        elif value < leg.ext_value:
+            leg.ext_value, leg.ext_index = value, idx
+        elif value > leg.ext_value + h:
+            turn = _Turn(leg.ext_index, leg.ext_value, "trough")
+        if turn is not None:
+            leg.turns.append(turn)
+            leg.rising = not leg.rising
+            leg.ext_value, leg.ext_index = value, idx
+        return turn
 
-    def _pattern(self, leg: _LegState) -> tuple[_Turn, _Turn, _Turn] | None:
-        """The latest peak → trough → top, with the top the last confirmed peak or the rising extreme."""
-        turns = leg.turns
-        if leg.rising and len(turns) >= 2 and turns[-1].kind == "trough":
-            return turns[-2], turns[-1], _Turn(leg.ext_index, leg.ext_value, "peak")
-        if len(turns) >= 3 and turns[-1].kind == "peak" and turns[-2].kind == "trough":
-            return turns[-3], turns[-2], turns[-1]
-        return None
-
-    def _is_new_rep(self, leg: _LegState, p1: _Turn, trough: _Turn, top: _Turn) -> bool:
-        amp = self.config.min_amplitude_deg
-        return (trough.index != leg.done_trough and p1.value - trough.value >= amp
-                and top.value - trough.value >= amp)
-
-    def _maybe_finish(self, side: int, leg: _LegState, idx: int) -> Rep | None:
-        pat = self._pattern(leg)
-        if pat is None:
-            return None
-        p1, trough, top = pat
-        if not self._is_new_rep(leg, p1, trough, top):
-            return None
+    def _step(self, side: int, leg: _LegState, idx: int, value: float) -> Rep | None:
+        """One sample of one leg: follow the rep under way and report it when it is over."""
+        cfg = self.config
+        turn = self._turning_point(leg, idx, value)
+        rep = None
+        if turn is not None and turn.kind == "trough":
+            # Going down again ends the rep under way (if its legs came back up); a small dip at the
+            # top, such as an overshoot swinging back, is part of it.
+            pend = leg.pending
+            if pend is not None and self._returned(pend) and pend.top is not None \
+                    and pend.top.value - turn.value >= cfg.min_amplitude_deg:
+                rep = self._finish(side, leg, idx)
+            # A deep enough lowering starts a new rep, replacing one whose legs never came back up.
+            prev_peak = leg.turns[-2] if len(leg.turns) >= 2 else None
+            if prev_peak is not None and prev_peak.value - turn.value >= cfg.min_amplitude_deg:
+                leg.pending = _Pending(p1=prev_peak, trough=turn)
+        pend = leg.pending
+        if pend is None:
+            return rep
+        if idx > pend.trough.index and (pend.top is None or value > pend.top.value):
+            pend.top = _Turn(idx, value, "peak")
         t_now = self._t[-1]
-        t_top = self._t[top.index - self._first]
-        recent = [e[side] for tt, e in zip(reversed(self._t), reversed(self._elev), strict=True)
-                  if t_now - tt <= _SETTLE_S]
-        recent = [r for r in recent if np.isfinite(r)]
-        settled = (t_now - self._t[0] >= _SETTLE_S and len(recent) >= 2
-                   and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
-        value = recent[0] if recent else top.value
-        halfway = trough.value + 0.5 * (top.value - trough.value)
-        going_down = value < halfway
-        if not (settled or going_down or t_now - t_top >= _TOP_WAIT_S):
+        if not self._returned(pend):
+            if t_now - self._t[pend.trough.index - self._first] > cfg.max_bottom_pause_s + cfg.max_rep_s:
+                leg.pending = None  # the legs were put down to rest
+            return rep
+        assert pend.top is not None
+        t_top = self._t[pend.top.index - self._first]
+        recent = [e[side] for tt, e in zip(reversed(self._t), reversed(self._elev), strict=False)
+                  if t_now - tt <= _SETTLE_S and np.isfinite(e[side])]
+        settled = (len(recent) >= 2 and recent[-1] is not None
+                   and t_now - self._t[0] >= _SETTLE_S and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
+        halfway = pend.trough.value + 0.5 * (pend.top.value - pend.trough.value)
+        if settled or value < halfway or t_now - t_top >= _TOP_WAIT_S:
+            rep = rep or self._finish(side, leg, idx)
+        return rep
+
+    def _returned(self, pend: _Pending) -> bool:
+        return pend.top is not None and pend.top.value - pend.trough.value >= self.config.min_amplitude_deg
+
+    def _finish(self, side: int, leg: _LegState, idx: int) -> Rep | None:
+        pend = leg.pending
+        leg.pending = None
+        if pend is None or pend.top is None:
             return None
-        leg.done_trough = trough.index
-        return self._measure(side, p1.index, trough.index, top.index, idx)
+        return self._measure(side, pend.p1.index, pend.trough.index, pend.top.index, idx)
 
     def flush(self) -> list[Rep]:
-        """End of input: report a rep whose legs reached the top on the last frames."""
+        """End of input: report a rep whose legs came back up on the last frames."""
         reps: list[Rep] = []
         if not self._t:
             return reps
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
-            pat = self._pattern(leg)
-            if pat is None:
-                continue
-            p1, trough, top = pat
-            if self._is_new_rep(leg, p1, trough, top):
-                leg.done_trough = trough.index
-                rep = self._measure(side, p1.index, trough.index, top.index, idx)
+            if leg.pending is not None and self._returned(leg.pending):
+                rep = self._finish(side, leg, idx)
                 if rep is not None and not self._already_reported(rep):
                     self._reported.append((rep.start_t, rep.end_t, rep.moving))
                     reps.append(rep)

@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from edge.camera import CameraError
 from edge.config import AnalysisConfig, ConfigError, load_analysis_config
+from edge.pose import PoseError
 from edge.session import Analysis
 from edge.trace import TraceError
 
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, TraceError, ConfigError) as exc:
+    except (CliError, TraceError, ConfigError, CameraError, PoseError) as exc:
         print(f"matcoach: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -12,6 +12,8 @@ import pytest
 HEADER = {"format": "matcoach-trace", "version": 1, "fps": 30, "width": 1280, "height": 720,
           "keypoints": "coco17"}
 GOOD_PERSON = {"score": 0.9, "bbox": [100, 300, 900, 500], "keypoints": [[500.0, 400.0, 0.9]] * 17}
+NAN_PERSON = {**GOOD_PERSON, "keypoints": [[float("nan"), 1.0, 0.9]] * 17}
+SHORT_PERSON = {**GOOD_PERSON, "keypoints": [[1.0, 1.0, 0.9]] * 13}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -38,10 +40,8 @@ CASES = {
     "bad_header.jsonl": (json.dumps({**HEADER, "version": 7}) + "\n", "version"),
     "truncated.jsonl": (_trace({"t": 0.0, "people": [GOOD_PERSON]})
                         + '{"t": 0.033, "people": [{"score": 0.9, "bbox": [1, 2', "line 3"),
-    "nan.jsonl": (_trace({"t": 0.0, "people": [{**GOOD_PERSON, "keypoints": [[float("nan"), 1.0, 0.9]] * 17}]}),
-                  "finite"),
-    "wrong_count.jsonl": (_trace({"t": 0.0, "people": [{**GOOD_PERSON, "keypoints": [[1.0, 1.0, 0.9]] * 13}]}),
-                          "17 keypoints"),
+    "nan.jsonl": (_trace({"t": 0.0, "people": [NAN_PERSON]}), "finite"),
+    "wrong_count.jsonl": (_trace({"t": 0.0, "people": [SHORT_PERSON]}), "17 keypoints"),
     "backwards.jsonl": (_trace({"t": 1.0, "people": []}, {"t": 0.5, "people": []}), "backwards"),
     "no_people.jsonl": (_trace({"t": 0.0}), "people"),
 }

@@ -113,8 +113,9 @@ def test_rep_is_reported_soon_after_the_legs_are_back_up() -> None:
     e = _set_of_reps(1, fps, pause=0.0)
     reported_at = None
     for i, v in enumerate(e):
-        a = BodyAngles(t=i / fps, lying=True, leg_elevation=np.array([v, v]), knee_angle=np.array([175.0] * 2),
-                       leg_conf=np.array([0.9, 0.9]), trunk_elevation=0.0, torso_px=200.0)
+        a = BodyAngles(t=i / fps, lying=True, leg_elevation=np.array([v, v]),
+                       knee_angle=np.array([175.0] * 2), leg_conf=np.array([0.9, 0.9]),
+                       trunk_elevation=0.0, torso_px=200.0)
         if seg.push(a):
             reported_at = i / fps
             break

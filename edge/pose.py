@@ -1,0 +1,245 @@
+"""Pose stage: one BGR frame (or a region of it) in, people as COCO-17 keypoints in image pixels out.
+
+The model is a YOLO pose network exported to ONNX (models/README.md). Its cost grows with the input
+size, and a Pi CPU cannot afford 640×640 per frame, but shrinking the whole frame loses people and
+moves keypoints (MODELS.md). The cheap path is to keep the resolution and crop instead: run a small
+input on a region around the mat or the tracked person, and map the results back to full-frame pixels.
+`crop_around` and `expand_to_aspect` build that region; every backend takes it as `roi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edge.people import NUM_KEYPOINTS, Person
+
+# x1, y1, x2, y2 in full-frame pixels, x2/y2 exclusive (numpy slice convention).
+Roi = tuple[int, int, int, int]
+
+# Ultralytics trains with grey (114) letterbox borders; padding with anything else shifts the outputs.
+PAD_VALUE = 114
+# Per anchor: cx, cy, w, h, person score, then 17 × (x, y, visibility), all in input pixels.
+ROW_LEN = 5 + NUM_KEYPOINTS * 3
+
+
+class PoseError(RuntimeError):
+    """The pose model cannot be loaded or run; the message says which file and why."""
+
+
+class PoseBackend(Protocol):
+    """Anything that turns a BGR frame into people. `input_size` is the network input as (width, height)."""
+
+    name: str
+    input_size: tuple[int, int]
+
+    def infer(self, image_bgr: np.ndarray, roi: Roi | None = None) -> list[Person]:
+        """People in `image_bgr` (only inside `roi` if given), in full-frame pixel coordinates."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """How a region of the frame was placed into the network input, so results can be mapped back.
+
+    input = (image - offset) * scale + pad, per axis.
+    """
+
+    scale_x: float
+    scale_y: float
+    pad_x: int
+    pad_y: int
+    offset_x: int
+    offset_y: int
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Map (..., 2) input-pixel coordinates to full-frame pixels."""
+        out = np.empty_like(xy, dtype=np.float32)
+        out[..., 0] = (xy[..., 0] - self.pad_x) / self.scale_x + self.offset_x
+        out[..., 1] = (xy[..., 1] - self.pad_y) / self.scale_y + self.offset_y
+        return out
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        """Map (..., 2) full-frame pixels to input pixels (the inverse of `to_image`)."""
+        out = np.empty_like(xy, dtype=np.float32)
+        out[..., 0] = (xy[..., 0] - self.offset_x) * self.scale_x + self.pad_x
+        out[..., 1] = (xy[..., 1] - self.offset_y) * self.scale_y + self.pad_y
+        return out
+
+
+def clip_roi(roi: Roi, frame_shape: tuple[int, ...]) -> Roi:
+    """Clip a region to the frame; an empty result is an error, since there is nothing to look at."""
+    h, w = frame_shape[:2]
+    x1, y1 = max(0, int(roi[0])), max(0, int(roi[1]))
+    x2, y2 = min(w, int(roi[2])), min(h, int(roi[3]))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        raise ValueError(f"region {roi} has no area inside the {w}×{h} frame")
+    return x1, y1, x2, y2
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int],
+              roi: Roi | None = None) -> tuple[np.ndarray, Letterbox]:
+    """Resize `image[roi]` to fit `size` (width, height) keeping its aspect ratio, centred on grey padding."""
+    x1, y1, x2, y2 = clip_roi(roi, image.shape) if roi is not None else (0, 0, image.shape[1], image.shape[0])
+    crop = image[y1:y2, x1:x2]
+    in_w, in_h = size
+    h, w = crop.shape[:2]
+    r = min(in_w / w, in_h / h)
+    new_w, new_h = max(1, round(w * r)), max(1, round(h * r))
+    # INTER_AREA when shrinking avoids the aliasing that INTER_LINEAR gives on large downscales.
+    interp = cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (new_w, new_h), interpolation=interp) if (new_w, new_h) != (w, h) else crop
+    pad_x, pad_y = (in_w - new_w) // 2, (in_h - new_h) // 2
+    out = cv2.copyMakeBorder(resized, pad_y, in_h - new_h - pad_y, pad_x, in_w - new_w - pad_x,
+                             cv2.BORDER_CONSTANT, value=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
+    # The exact per-axis scales (not r) make the round trip exact despite the rounding of new_w/new_h.
+    return out, Letterbox(new_w / w, new_h / h, pad_x, pad_y, x1, y1)
+
+
+def to_blob(image_bgr: np.ndarray) -> np.ndarray:
+    """HWC BGR uint8 → 1×3×H×W RGB float32 in [0, 1], the layout the exported model expects."""
+    return np.ascontiguousarray(image_bgr[..., ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+
+
+def crop_around(bbox: np.ndarray | tuple[float, float, float, float], frame_shape: tuple[int, ...],
+                margin: float = 0.2) -> Roi:
+    """A region around a person box, grown by `margin` × the box's longer side on every side.
+
+    The longer side, not each side's own length, sets the margin: a lying person's box is long and
+    flat, and a leg or arm raised off the mat leaves it upwards by a lot more than its height.
+    """
+    x1, y1, x2, y2 = (float(v) for v in bbox)
+    m = margin * max(x2 - x1, y2 - y1)
+    h, w = frame_shape[:2]
+    grown = (int(np.floor(x1 - m)), int(np.floor(y1 - m)), int(np.ceil(x2 + m)), int(np.ceil(y2 + m)))
+    return clip_roi(grown, (h, w))
+
+
+def expand_to_aspect(roi: Roi, aspect: float, frame_shape: tuple[int, ...]) -> Roi:
+    """Grow `roi` about its centre to width/height = `aspect`, shifted to stay inside the frame.
+
+    Letterboxing would fill the difference with grey; filling it with real image costs nothing extra
+    and keeps limbs that stray past the crop visible. When the frame itself is too small in one
+    direction the result is clipped there, and the letterbox pads the rest.
+    """
+    h, w = frame_shape[:2]
+    x1, y1, x2, y2 = clip_roi(roi, frame_shape)
+    rw, rh = x2 - x1, y2 - y1
+    if rw / rh < aspect:
+        rw = min(w, round(rh * aspect))
+    else:
+        rh = min(h, round(rw / aspect))
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    nx1 = int(min(max(0, round(cx - rw / 2)), w - rw))
+    ny1 = int(min(max(0, round(cy - rh / 2)), h - rh))
+    return nx1, ny1, nx1 + rw, ny1 + rh
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; returns indices of kept boxes, highest score first."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        inter = iw * ih
+        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode(output: np.ndarray, lb: Letterbox, frame_shape: tuple[int, ...], conf_threshold: float,
+           iou_threshold: float, max_people: int) -> list[Person]:
+    """Turn the raw (1, 56, N) network output into people in full-frame pixels."""
+    if output.ndim != 3 or output.shape[0] != 1 or output.shape[1] != ROW_LEN:
+        raise PoseError(f"unexpected pose output shape {output.shape}; expected (1, {ROW_LEN}, N)")
+    rows = output[0].T
+    rows = rows[rows[:, 4] > conf_threshold]
+    if not len(rows):
+        return []
+    cx, cy, bw, bh = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    keep = nms(boxes, rows[:, 4], iou_threshold)[:max_people]
+    h, w = frame_shape[:2]
+    people = []
+    for i in keep:
+        box = lb.to_image(boxes[i].reshape(2, 2)).reshape(4)
+        box[[0, 2]] = np.clip(box[[0, 2]], 0, w)
+        box[[1, 3]] = np.clip(box[[1, 3]], 0, h)
+        kps = rows[i, 5:].reshape(NUM_KEYPOINTS, 3).astype(np.float32)
+        kps[:, :2] = lb.to_image(kps[:, :2])
+        people.append(Person(score=float(rows[i, 4]), bbox=box.astype(np.float32), keypoints=kps))
+    return people
+
+
+class OnnxPoseBackend:
+    """A YOLO pose model in ONNX, run by onnxruntime on the CPU."""
+
+    def __init__(self, model_path: str | Path, conf_threshold: float = 0.25, iou_threshold: float = 0.7,
+                 threads: int = 2, max_people: int = 10) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise PoseError(f"pose model not found: {path}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # onnxruntime's warnings go to stderr of a kiosk nobody reads
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=opts,
+                                                 providers=["CPUExecutionProvider"])
+        # onnxruntime raises its own pybind exception types (InvalidProtobuf, Fail, ...) that share no
+        # useful base class; all of them mean the file is not a loadable model.
+        except Exception as exc:
+            raise PoseError(f"pose model {path} cannot be loaded: {_first_line(exc)}") from None
+        inp = self._session.get_inputs()[0]
+        out = self._session.get_outputs()[0]
+        shape = inp.shape
+        if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
+            raise PoseError(f"pose model {path} needs a static 1×3×H×W input, has {shape}")
+        if len(out.shape) != 3 or out.shape[1] != ROW_LEN:
+            raise PoseError(f"pose model {path} outputs {out.shape}; expected (1, {ROW_LEN}, N) COCO-17 pose")
+        self._input_name = inp.name
+        self.input_size: tuple[int, int] = (int(shape[3]), int(shape[2]))
+        self.name = f"onnx:{path.stem}@{self.input_size[0]}x{self.input_size[1]}"
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        self.max_people = max_people
+
+    def infer(self, image_bgr: np.ndarray, roi: Roi | None = None) -> list[Person]:
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+            raise ValueError(f"expected an H×W×3 uint8 BGR image, got {image_bgr.shape} {image_bgr.dtype}")
+        padded, lb = letterbox(image_bgr, self.input_size, roi)
+        try:
+            (output,) = self._session.run(None, {self._input_name: to_blob(padded)})
+        # Same pybind exception zoo as at load time; a model that loads but cannot run is just as broken.
+        except Exception as exc:
+            raise PoseError(f"{self.name}: inference failed: {_first_line(exc)}") from None
+        return decode(output, lb, image_bgr.shape, self.conf_threshold, self.iou_threshold, self.max_people)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+BACKENDS: dict[str, Callable[..., PoseBackend]] = {"onnx": OnnxPoseBackend}
+
+
+def load_backend(name: str, **kwargs: object) -> PoseBackend:
+    """Build a registered backend by name; kwargs go to its constructor (e.g. model_path for "onnx")."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise PoseError(f"unknown pose backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+    return factory(**kwargs)

@@ -1,0 +1,127 @@
+"""The One-Euro keypoint smoother: quiet when still, close behind when moving, deaf to unsure keypoints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from edge.smoothing import OneEuroFilter, SmoothingConfig
+
+ANKLE = 15
+HIP = np.array([600.0, 500.0])
+LEG_PX = 350.0  # hip to ankle, a leg on a 720p side view
+
+
+def _still_pose(rng: np.random.Generator, noise: float) -> np.ndarray:
+    kps = np.column_stack([np.linspace(300, 900, 17), np.full(17, 400.0), np.full(17, 0.9)])
+    kps[:, :2] += rng.normal(0, noise, (17, 2))
+    return kps
+
+
+def _swinging_leg(t: float, rng: np.random.Generator, noise: float, speed_dps: float = 60.0) -> np.ndarray:
+    """All keypoints at the hip except the ankle, which circles it at speed_dps."""
+    kps = np.tile([*HIP, 0.9], (17, 1))
+    a = math.radians(speed_dps * t)
+    kps[ANKLE, :2] = HIP + LEG_PX * np.array([math.cos(a), -math.sin(a)]) + rng.normal(0, noise, 2)
+    return kps
+
+
+def _ankle_angle(kps: np.ndarray) -> float:
+    v = kps[ANKLE, :2] - HIP
+    return math.degrees(math.atan2(-v[1], v[0]))
+
+
+@pytest.mark.parametrize(("fps", "noise", "factor"), [(30.0, 2.0, 10.0), (30.0, 4.0, 8.0), (15.0, 3.0, 5.0)])
+def test_still_pose_jitter_is_mostly_removed(fps: float, noise: float, factor: float) -> None:
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter()
+    raw, out = [], []
+    for i in range(round(8 * fps)):
+        kps = _still_pose(rng, noise)
+        raw.append(kps[:, :2])
+        out.append(f.update(i / fps, kps)[:, :2])
+    skip = round(fps)  # the first second settles from the first observation
+    assert np.var(raw[skip:], axis=0).mean() > factor * np.var(out[skip:], axis=0).mean()
+
+
+@pytest.mark.parametrize("fps", [15.0, 30.0])
+def test_leg_moving_at_60_degrees_per_second_lags_little(fps: float) -> None:
+    rng = np.random.default_rng(1)
+    f = OneEuroFilter()
+    lag = []
+    for i in range(round(6 * fps)):
+        t = i / fps
+        est = _ankle_angle(f.update(t, _swinging_leg(t, rng, noise=2.0)))
+        if t > 0.5:
+            lag.append((60.0 * t - est + 180) % 360 - 180)
+    assert 0 < np.mean(lag) < 2.5  # degrees behind: well under a rep's measurement tolerance
+    assert np.percentile(np.abs(lag), 95) < 4.0
+
+
+def test_dropped_frames_are_bridged_by_the_real_time_step() -> None:
+    rng = np.random.default_rng(2)
+    f = OneEuroFilter()
+    # 30 fps with a third of the frames lost at random: the lag must stay as small as with all frames.
+    times = [i / 30 for i in range(180) if i < 5 or rng.random() > 0.33]
+    lag = []
+    for t in times:
+        est = _ankle_angle(f.update(t, _swinging_leg(t, rng, noise=0.0)))
+        if t > 0.5:
+            lag.append((60.0 * t - est + 180) % 360 - 180)
+    assert 0 < np.mean(lag) < 2.5 and max(lag) < 4.0
+
+
+def test_unsure_keypoint_is_held_and_flagged() -> None:
+    f = OneEuroFilter(min_conf=0.3)
+    kps = np.tile([100.0, 200.0, 0.9], (17, 1))
+    for i in range(10):
+        f.update(i / 30, kps)
+    guess = kps.copy()
+    guess[ANKLE] = (400.0, 50.0, 0.1)
+    out = f.update(10 / 30, guess)
+    assert out[ANKLE, :2] == pytest.approx([100.0, 200.0])
+    assert out[ANKLE, 2] == pytest.approx(0.1)
+    assert out[0, 2] == pytest.approx(0.9)
+
+
+def test_keypoint_back_after_a_long_absence_restarts_but_a_short_one_glides() -> None:
+    cfg = SmoothingConfig(reinit_after_s=0.5)
+    moved = np.tile([300.0, 200.0, 0.9], (17, 1))
+    results = {}
+    for gap_s in (0.2, 1.0):
+        f = OneEuroFilter(cfg)
+        kps = np.tile([100.0, 200.0, 0.9], (17, 1))
+        for i in range(10):
+            f.update(i / 30, kps)
+        hidden = kps.copy()
+        hidden[:, 2] = 0.05
+        f.update(9 / 30 + gap_s / 2, hidden)
+        results[gap_s] = f.update(9 / 30 + gap_s, moved)[ANKLE, 0]
+    assert results[1.0] == pytest.approx(300.0)  # stale: starts again where it is now seen
+    assert 100.0 < results[0.2] < 300.0  # recent: a 200 px leap is filtered, not trusted outright
+
+
+def test_reset_forgets_the_previous_person() -> None:
+    f = OneEuroFilter()
+    for i in range(10):
+        f.update(i / 30, np.tile([100.0, 200.0, 0.9], (17, 1)))
+    f.reset()
+    out = f.update(10 / 30, np.tile([700.0, 300.0, 0.8], (17, 1)))
+    assert out[:, :2] == pytest.approx(np.tile([700.0, 300.0], (17, 1)))
+
+
+def test_repeated_timestamp_changes_nothing() -> None:
+    f = OneEuroFilter()
+    first = f.update(1.0, np.tile([100.0, 200.0, 0.9], (17, 1)))
+    again = f.update(1.0, np.tile([150.0, 250.0, 0.9], (17, 1)))
+    assert again[:, :2] == pytest.approx(first[:, :2])
+
+
+def test_config_validates() -> None:
+    with pytest.raises(ValidationError):
+        SmoothingConfig(min_cutoff=0.0)
+    with pytest.raises(ValidationError):
+        SmoothingConfig(beta_px=0.1)  # type: ignore[call-arg]

@@ -41,6 +41,8 @@ class RepConfig(_Strict):
     motion_speed_fraction: float = Field(0.12, gt=0, lt=1)
     # Window of the local-regression speed estimate.
     speed_window_s: float = Field(0.2, gt=0)
+    # Speeds into and out of the lowest point are read over this span on either side of it.
+    bottom_speed_window_s: float = Field(0.25, gt=0)
     # The other leg moving less than this share of the moving leg's range means a one-leg rep.
     both_legs_ratio: float = Field(0.5, gt=0, lt=1)
     # Other-leg elevation above this (thigh up, shin level) means tabletop, i.e. heel taps.
@@ -53,9 +55,10 @@ class FaultRules(_Strict):
     fast_descent_s: float = Field(3.0, gt=0, description="descent shorter than this is fast (target 4 s)")
     target_descent_s: float = Field(4.0, gt=0)
     momentum_return_speed_dps: float = Field(150.0, gt=0, description="peak return speed over this")
-    # Rebound: the leg arrives at the bottom and leaves it both faster than this, within rebound_window_s.
-    rebound_speed_dps: float = Field(45.0, gt=0)
-    rebound_window_s: float = Field(0.3, gt=0)
+    # Rebound (a bounce): the legs drop into the bottom and leave it both faster than this, measured
+    # over RepConfig.bottom_speed_window_s either side of the lowest point; a controlled turnaround
+    # slows down into the bottom or eases out of it.
+    rebound_speed_dps: float = Field(40.0, gt=0)
     overshoot_deg: float = Field(7.0, gt=0, description="swing past the settled top that counts")
     knees_bent_deg: float = Field(150.0, gt=0, le=180, description="smallest knee angle under this")
     short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")

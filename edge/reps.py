@@ -121,27 +121,39 @@ def _crossing(t: np.ndarray, v: np.ndarray, i: int, j: int, thr: float) -> float
     return float(t[i] + np.clip(f, 0.0, 1.0) * (t[j] - t[i]))
 
 
-def _motion_bounds(t: np.ndarray, v: np.ndarray, lo: int, hi: int, sign: float,
-                   frac: float, mid_mask: np.ndarray) -> tuple[float, float, int]:
+def _motion_bounds(t: np.ndarray, s: np.ndarray, lo: int, hi: int, sign: float, span: float,
+                   mid_mask: np.ndarray, cfg: RepConfig) -> tuple[float, float]:
     """Start and end time of one monotonic move (sign -1 lowering, +1 raising) within [lo, hi].
 
-    The move is bounded where its speed falls under `frac` of its typical speed (the median speed over
-    the middle of its range), which finds the start of motion rather than the first few degrees.
+    The move is bounded where its speed falls under a fraction of its typical speed (the median speed
+    over the middle of its range), which finds the start of motion rather than the first few degrees.
+    The search starts from the fastest point in the middle of the range, so a swing at the top (an
+    overshoot settling) is never taken for the move itself. Speed is read over a window that grows
+    with the move's length: a slow four-second lowering needs more samples than keypoint jitter to
+    show where it starts, a quick tap needs its detail.
     """
-    seg = sign * v[lo : hi + 1]
-    k = lo + int(np.argmax(seg))
-    mids = sign * v[lo : hi + 1][mid_mask[lo : hi + 1]]
-    ref = float(np.median(mids)) if len(mids) else float(seg.max())
-    thr = frac * max(ref, 1e-6)
+    tt, ss = t[lo : hi + 1], s[lo : hi + 1]
+    mid = mid_mask[lo : hi + 1]
+    v = sign * local_slope(tt, ss, cfg.speed_window_s)
+    typical = float(np.median(v[mid])) if mid.any() else float(v.max())
+    duration = span / max(typical, 1e-6)
+    window = min(max(cfg.speed_window_s, 0.1 * duration), 3 * cfg.speed_window_s)
+    if window > cfg.speed_window_s:
+        v = sign * local_slope(tt, ss, window)
+        typical = float(np.median(v[mid])) if mid.any() else float(v.max())
+    thr = cfg.motion_speed_fraction * max(typical, 1e-6)
+    k = int(np.argmax(np.where(mid, v, -np.inf))) if mid.any() else int(np.argmax(v))
+    n = len(v)
     i = k
-    while i > lo and sign * v[i - 1] > thr:
+    # One slow sample (a keypoint outlier) inside the move does not end it.
+    while i > 0 and (v[i - 1] > thr or (i > 1 and v[i - 2] > 2 * thr)):
         i -= 1
-    start = _crossing(t, sign * v, i - 1, i, thr) if i > lo else float(t[lo])
+    start = _crossing(tt, v, i - 1, i, thr) if i > 0 else float(tt[0])
     j = k
-    while j < hi and sign * v[j + 1] > thr:
+    while j < n - 1 and (v[j + 1] > thr or (j < n - 2 and v[j + 2] > 2 * thr)):
         j += 1
-    end = _crossing(t, sign * v, j, j + 1, thr) if j < hi else float(t[hi])
-    return start, end, k
+    end = _crossing(tt, v, j, j + 1, thr) if j < n - 1 else float(tt[-1])
+    return start, end
 
 
 def _value_at(t: np.ndarray, s: np.ndarray, when: float) -> float:
@@ -327,82 +339,119 @@ class RepSegmenter:
     def _measure(self, side: int, i_p1: int, i_tr: int, i_top: int, i_now: int) -> Rep | None:
         cfg = self.config
         t, elev, knee, conf = self._arrays(i_p1, i_now)
-        if t[i_top - i_p1] - t[0] > cfg.max_rep_s:
+        top = i_top - i_p1
+        if t[top] - t[0] > cfg.max_rep_s:
             return None
-        own = _interp_nan(t, elev[:, side])
+        ph = _phases(t, _interp_nan(t, elev[:, side]), top, cfg)
+        # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
+        # the other leg makes its own tap.
+        in_rep = (t >= ph.d_start) & (t <= ph.a_end)
+        own_range = float(np.ptp(_interp_nan(t, elev[:, side])[in_rep])) if in_rep.any() else 0.0
         other = elev[:, 1 - side]
-        lo, tr, top = 0, i_tr - i_p1, i_top - i_p1
-        own_range = float(own[lo : top + 1].max() - own[lo : top + 1].min())
-        other_window = other[lo : top + 1]
-        other_ok = other_window[np.isfinite(other_window)]
-        other_range = float(other_ok.max() - other_ok.min()) if len(other_ok) > 3 else 0.0
+        other_ok = other[in_rep & np.isfinite(other)]
+        other_range = float(np.ptp(other_ok)) if len(other_ok) > 3 else 0.0
         moving: Moving = "both" if other_range >= cfg.both_legs_ratio * own_range else SIDES[side]
-
         if moving == "both":
-            w = np.where(np.isfinite(elev), np.maximum(conf, 1e-3), 0.0)
-            sig = np.where(w.sum(1) > 0, np.nansum(elev * w, 1) / np.maximum(w.sum(1), 1e-9), np.nan)
-            kw = np.where(np.isfinite(knee), np.maximum(conf, 1e-3), 0.0)
-            knee_sig = np.where(kw.sum(1) > 0, np.nansum(knee * kw, 1) / np.maximum(kw.sum(1), 1e-9),
-                                np.nan)
+            sig, knee_sig = _weighted_mean(elev, conf), _weighted_mean(knee, conf)
+            ph = _phases(t, _interp_nan(t, sig), top, cfg)
+            in_rep = (t >= ph.d_start) & (t <= ph.a_end)
         else:
-            sig, knee_sig = elev[:, side], knee[:, side]
-        s = _interp_nan(t, sig)
-        # The both-legs signal may put the extremes a few samples off the one leg's turning points.
-        tr = lo + int(np.argmin(s[lo : top + 1]))
-        top_v, p1_v, bottom_v = float(s[top]), float(s[lo]), float(s[tr])
-        v = local_slope(t, s, cfg.speed_window_s)
-
-        drop_mid = (s > bottom_v + 0.25 * (p1_v - bottom_v)) & (s < bottom_v + 0.75 * (p1_v - bottom_v))
-        rise_mid = (s > bottom_v + 0.25 * (top_v - bottom_v)) & (s < bottom_v + 0.75 * (top_v - bottom_v))
-        frac = cfg.motion_speed_fraction
-        d_start, d_end, _ = _motion_bounds(t, v, lo, tr, -1.0, frac, drop_mid)
-        a_start, a_end, _ = _motion_bounds(t, v, tr, top, +1.0, frac, rise_mid)
-        a_start = max(a_start, d_end)
-
-        # Settled top after the rep: if the legs swung past it, the swing is an overshoot and the
-        # ascent ends where the legs first reach the level they settle at.
-        after = s[top:]
-        halfway = bottom_v + 0.5 * (top_v - bottom_v)
-        settled_after = after[after >= halfway]
-        overshoot = 0.0
-        if len(settled_after) > 2:
-            level = float(np.median(settled_after))
-            overshoot = max(0.0, top_v - level)
-            if overshoot > 0:
-                reach = np.nonzero(s[tr : top + 1] >= level)[0]
-                if len(reach):
-                    a_end = min(a_end, float(t[tr + int(reach[0])]))
-
-        before = (t >= d_start - 0.5) & (t <= d_start)
-        top_angle = float(np.median(s[before])) if before.any() else p1_v
-        in_rep = (t >= d_start) & (t <= a_end)
+            knee_sig = knee[:, side]
+        if ph.pause > cfg.max_bottom_pause_s:
+            return None
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
         min_knee = float(np.min(_median3(knee_rep))) if len(knee_rep) else float("nan")
-
-        t_bottom = float(t[tr])
-        win = 0.3
-        in_speed = (_value_at(t, s, t_bottom - win) - bottom_v) / win
-        out_speed = (_value_at(t, s, t_bottom + win) - bottom_v) / win
-        pause = max(0.0, a_start - d_end)
-        if pause > cfg.max_bottom_pause_s:
-            return None
         return Rep(
-            start_t=round(d_start, 3),
-            end_t=round(a_end, 3),
+            start_t=round(ph.d_start, 3),
+            end_t=round(ph.a_end, 3),
             moving=moving,
             variant=self._variant(moving, side, other[in_rep], knee_rep),
-            descent_s=round(d_end - d_start, 3),
-            ascent_s=round(a_end - a_start, 3),
-            bottom_pause_s=round(pause, 3),
-            top_angle_deg=round(top_angle, 1),
-            bottom_angle_deg=round(bottom_v, 1),
+            descent_s=round(ph.d_end - ph.d_start, 3),
+            ascent_s=round(ph.a_end - ph.a_start, 3),
+            bottom_pause_s=round(ph.pause, 3),
+            top_angle_deg=round(ph.top_angle, 1),
+            bottom_angle_deg=round(ph.bottom, 1),
             min_knee_angle_deg=round(min_knee, 1),
-            peak_return_speed_dps=round(float(v[tr : top + 1].max()), 1),
-            bottom_in_speed_dps=round(in_speed, 1),
-            bottom_out_speed_dps=round(out_speed, 1),
-            overshoot_deg=round(overshoot, 1),
+            peak_return_speed_dps=round(ph.peak_up_speed, 1),
+            bottom_in_speed_dps=round(ph.in_speed, 1),
+            bottom_out_speed_dps=round(ph.out_speed, 1),
+            overshoot_deg=round(ph.overshoot, 1),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Phases:
+    d_start: float
+    d_end: float
+    a_start: float
+    a_end: float
+    top_angle: float
+    bottom: float
+    peak_up_speed: float
+    in_speed: float
+    out_speed: float
+    overshoot: float
+
+    @property
+    def pause(self) -> float:
+        return max(0.0, self.a_start - self.d_end)
+
+
+def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
+    """Descent, bottom and ascent of the elevation curve s, which starts at the previous top (index 0),
+    reaches this rep's top at index `top`, and may run on past it."""
+    tr = int(np.argmin(s[: top + 1]))
+    top_v, bottom_v = float(s[top]), float(s[tr])
+    # The level the legs held before going down: the previous turning point may be the peak of an
+    # overshoot, so take the typical level of the upper half instead.
+    before_trough = s[: tr + 1]
+    upper = before_trough[before_trough >= (before_trough.max() + bottom_v) / 2]
+    p1_v = float(np.median(upper))
+    s = _median3(s)  # a single wild keypoint must not look like a stop or a burst
+    v = local_slope(t, s, cfg.speed_window_s)
+    drop_mid = (s > bottom_v + 0.25 * (p1_v - bottom_v)) & (s < bottom_v + 0.75 * (p1_v - bottom_v))
+    rise_mid = (s > bottom_v + 0.25 * (top_v - bottom_v)) & (s < bottom_v + 0.75 * (top_v - bottom_v))
+    d_start, d_end = _motion_bounds(t, s, 0, tr, -1.0, p1_v - bottom_v, drop_mid, cfg)
+    a_start, a_end = _motion_bounds(t, s, tr, top, +1.0, top_v - bottom_v, rise_mid, cfg)
+    a_start = max(a_start, d_end)
+
+    # Settled top after the rep: if the legs swung past it, the swing is an overshoot and the ascent
+    # ends where the legs first reach the level they settle at.
+    after = s[top:]
+    halfway = bottom_v + 0.5 * (top_v - bottom_v)
+    settled_after = after[after >= halfway]
+    overshoot = 0.0
+    if len(settled_after) > 2:
+        level = float(np.median(settled_after))
+        overshoot = max(0.0, top_v - level)
+        if overshoot > 0:
+            reach = np.nonzero(s[tr : top + 1] >= level)[0]
+            if len(reach):
+                a_end = min(a_end, float(t[tr + int(reach[0])]))
+
+    before = (t >= d_start - 0.5) & (t <= d_start)
+    t_bottom = float(t[tr])
+    win = cfg.bottom_speed_window_s
+    return _Phases(
+        d_start=d_start,
+        d_end=d_end,
+        a_start=a_start,
+        a_end=a_end,
+        top_angle=float(np.median(s[before])) if before.any() else p1_v,
+        bottom=bottom_v,
+        peak_up_speed=float(v[tr : top + 1].max()),
+        in_speed=(_value_at(t, s, t_bottom - win) - bottom_v) / win,
+        out_speed=(_value_at(t, s, t_bottom + win) - bottom_v) / win,
+        overshoot=overshoot,
+    )
+
+
+def _weighted_mean(values: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """Per-sample mean of the two legs weighted by confidence; NaN where neither leg was seen."""
+    w = np.where(np.isfinite(values), np.maximum(conf, 1e-3), 0.0)
+    total = w.sum(1)
+    return np.where(total > 0, np.nansum(values * w, 1) / np.maximum(total, 1e-9), np.nan)
 
 
 def _median3(x: np.ndarray) -> np.ndarray:

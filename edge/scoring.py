@@ -43,9 +43,7 @@ class ScoredRep:
 
 
 def _momentum(rep: Rep, rules: FaultRules) -> bool:
-    bounce = (rep.bottom_pause_s < rules.rebound_window_s
-              and rep.bottom_in_speed_dps >= rules.rebound_speed_dps
-              and rep.bottom_out_speed_dps >= rules.rebound_speed_dps)
+    bounce = min(rep.bottom_in_speed_dps, rep.bottom_out_speed_dps) >= rules.rebound_speed_dps
     return (bounce or rep.peak_return_speed_dps > rules.momentum_return_speed_dps
             or rep.overshoot_deg >= rules.overshoot_deg)
 

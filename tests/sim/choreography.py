@@ -308,19 +308,36 @@ class Choreography:
         k_tracks = [self.tracks[f"k{i}"] for i in legs]
         r0, r1 = rep.descent_ramps
         if rep.momentum_kind == "rebound":
+            # A bounce: the legs are let go over the last part of the lowering, drop into the bottom at
+            # rebound speed, dip below it and spring straight back out (SPEC: "bouncing out of the
+            # bottom"), instead of slowing to a stop. Leaving the top → lowest point takes descent_s.
             d = bottom - low
-            # From where the legs actually are (a heel tap's other leg may sit a degree off its top).
             dist = e_tracks[0].value - offs[legs[0]] - bottom
-            # Split the descent so that leaving the top → lowest point takes descent_s exactly, with
-            # the legs arriving at full speed and the dip continuing that speed (see RepSpec).
-            t_move = (rep.descent_s + math.pi * d * r0 / (4 * dist)) / (1 + math.pi * d / (2 * dist))
-            v = dist / (t_move - r0 / 2)
-            t_dip = math.pi * d / v
+            v_arr = rep.rebound_speed_dps
+            for _ in range(4):  # the dip's length depends on the arrival speed and vice versa
+                t_dip = math.pi * d / v_arr
+                t_b = rep.descent_s - t_dip / 2
+                t_acc = min(0.3, t_b / 3)
+                v1 = (dist - v_arr * t_acc / 2) / (t_b - r0 / 2 - t_acc / 2)
+                if v1 > v_arr:  # a fast lowering already arrives at bounce speed
+                    t_acc, v1 = 0.0, dist / (t_b - r0 / 2)
+                    v_arr = v1
+            grid = np.linspace(0.0, t_b, 2000)
+            speed = np.full_like(grid, v1)
+            ramp = grid < r0
+            speed[ramp] = v1 * 0.5 * (1 - np.cos(math.pi * grid[ramp] / r0))
+            blend = grid > t_b - t_acc
+            if t_acc > 0:
+                w = (grid[blend] - (t_b - t_acc)) / t_acc
+                speed[blend] = v1 + (v_arr - v1) * 0.5 * (1 - np.cos(math.pi * w))
+            travelled = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * np.diff(grid))])
+            travelled *= dist / travelled[-1]
             for i, et in zip(legs, e_tracks, strict=True):
-                et.move_to(bottom + offs[i], t_move, r0, 0.0)
+                t0, v0 = et.t, et.value
+                et.add(t_b, lambda t, t0=t0, v0=v0: v0 - np.interp(t - t0, grid, travelled), bottom + offs[i])
                 t1, b = et.t, bottom + offs[i]
                 et.add(t_dip, lambda t, t1=t1, b=b: b - d * np.sin(math.pi * (t - t1) / t_dip), b)
-            bottom_t = start + t_move + t_dip / 2
+            bottom_t = start + t_b + t_dip / 2
             leave_bottom = bottom_t
             a0 = 0.0
         else:
@@ -331,6 +348,10 @@ class Choreography:
             for et in e_tracks:
                 et.hold_until(leave_bottom)
             a0 = rep.ascent_ramps[0]
+            if rep.momentum_kind is None and rep.bottom_pause_s == 0.0:
+                # A controlled turnaround without a pause still eases out of the bottom; only a bounce
+                # (above) leaves it at speed.
+                a0 = max(a0, 0.45)
         # Knees bend towards the bottom and straighten on the way up.
         k_top = s.knee_top_deg
         for kt in k_tracks:

@@ -45,6 +45,7 @@ class RepSpec:
     overshoot_deg: float = 0.0  # peak past the top
     overshoot_decay: float = 0.2  # amplitude ratio per oscillation cycle
     rebound_deg: float = 0.0  # dip below the bottom before springing back
+    rebound_speed_dps: float = 0.0  # speed the legs drop into the bottom and bounce out of it
 
 
 @dataclass(slots=True)
@@ -159,6 +160,7 @@ def make_rep(rng: np.random.Generator, variant: str, faults: tuple[str, ...], *,
     if kind == "rebound":
         rep.bottom_pause_s = 0.0
         rep.rebound_deg = float(rng.uniform(3, 8))
+        rep.rebound_speed_dps = float(rng.uniform(70, 110))
         rep.ascent_peak_dps = float(rng.uniform(90, 140))
     elif kind == "fast_return":
         rep.ascent_peak_dps = float(rng.uniform(220, 320))

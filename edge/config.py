@@ -79,7 +79,7 @@ class SessionConfig(_Strict):
     rest_split_s: float = Field(15.0, gt=0)
     # Hollow hold: shoulders lifted and legs held low and still.
     hold_min_s: float = Field(5.0, gt=0)
-    hold_trunk_min_deg: float = Field(6.0)
+    hold_trunk_min_deg: float = Field(3.0)
     hold_leg_min_deg: float = Field(7.0)
     hold_leg_max_deg: float = Field(55.0)
     hold_max_leg_speed_dps: float = Field(25.0, gt=0)

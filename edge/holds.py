@@ -1,7 +1,9 @@
 """Hollow-body holds: shoulders lifted off the mat, legs held low and still, timed (not counted).
 
-A hold begins when the posture is reached and ends when it is let go; it is reported once it has
-lasted `hold_min_s`, so brief crunches or a leg passing through the band are not holds.
+A hold is found while the posture is roughly there, then timed from when the legs and shoulders
+settle into the position they are held at to when they leave it, so getting into and out of the hold
+does not count. It is reported once it has lasted `hold_min_s`: brief crunches or a leg passing
+through the band are not holds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from edge.kinematics import BodyAngles
 _BREAK_S = 0.6
 # Leg speed is read over this span.
 _SPEED_SPAN_S = 0.5
+# Within this of the held leg elevation and shoulder lift, the member is in the hold.
+_SETTLED_LEG_DEG = 1.5
+_SETTLED_TRUNK_DEG = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class HoldDetector:
         self._recent: deque[tuple[float, float]] = deque()  # (t, leg elevation)
         self._start: float | None = None
         self._last_in: float | None = None
+        self._samples: list[tuple[float, float, float]] = []  # (t, trunk lift, leg elevation) in the hold
 
     def _in_posture(self, a: BodyAngles) -> bool:
         cfg = self.config
@@ -62,14 +68,24 @@ class HoldDetector:
             if self._start is None:
                 self._start = a.t
             self._last_in = a.t
+            self._samples.append((a.t, a.trunk_elevation, self._recent[-1][1]))
             return None
         if self._last_in is not None and a.t - self._last_in > _BREAK_S:
             return self.flush()
         return None
 
     def flush(self) -> Hold | None:
-        start, end = self._start, self._last_in
+        start, end, samples = self._start, self._last_in, self._samples
         self._start = self._last_in = None
+        self._samples = []
         if start is None or end is None or end - start < self.config.hold_min_s:
+            return None
+        arr = np.array(samples)
+        trunk, leg = np.median(arr[:, 1]), np.median(arr[:, 2])
+        settled = arr[(np.abs(arr[:, 1] - trunk) <= _SETTLED_TRUNK_DEG)
+                      & (np.abs(arr[:, 2] - leg) <= _SETTLED_LEG_DEG), 0]
+        if len(settled) >= 2:
+            start, end = float(settled[0]), float(settled[-1])
+        if end - start < self.config.hold_min_s:
             return None
         return Hold(variant="hollow_hold", start_t=round(start, 3), end_t=round(end, 3))

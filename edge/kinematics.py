@@ -30,7 +30,9 @@ class BodyAngles:
     leg_elevation: np.ndarray  # (2,) degrees
     knee_angle: np.ndarray  # (2,) degrees, 180 = straight
     leg_conf: np.ndarray  # (2,) confidence of each leg's measurement
-    trunk_elevation: float  # degrees of the hip→shoulder line above the floor (0 flat, 90 sitting)
+    # Degrees the hip→shoulder line is raised above where it lies when this person lies flat
+    # (0 flat, ~90 sitting): shoulders and hips sit at different heights off the mat.
+    trunk_elevation: float
     torso_px: float  # shoulder-mid to hip-mid distance in pixels, the body's scale in the image
 
 
@@ -84,6 +86,7 @@ class Kinematics:
         # +1 when the feet are towards image-right of the hips; kept between frames because it cannot
         # be read while the trunk is upright.
         self._feet_sign = 0.0
+        self._flat_trunk: deque[float] = deque(maxlen=_FLOOR_SAMPLES)
 
     def _mid(self, kps: np.ndarray, pair: tuple[int, int]) -> np.ndarray | None:
         ok = [i for i in pair if kps[i, 2] >= self.config.min_keypoint_conf]
@@ -116,12 +119,17 @@ class Kinematics:
         # Image y points down, so "up" off the floor is the floor direction turned towards negative y.
         up = np.array([math.sin(phi), -math.cos(phi)])
 
+        trunk_up = shoulder - hip
+        trunk_elev = math.degrees(math.atan2(float(trunk_up @ up), float(trunk_up @ -feet_dir)))
         lying = frame.state == "lying"
         if lying and ankle_mid is not None:
             ankles = [kps[a, :2] for a in ANKLES if kps[a, 2] >= min_conf]
             flat = 180.0 - self.config.flat_body_tolerance_deg
             if all(_angle_at(shoulder, hip, a) >= flat for a in ankles):
                 self.floor.observe_flat_body(shoulder, ankle_mid)
+                if len(self._flat_trunk) < (self._flat_trunk.maxlen or 0):
+                    self._flat_trunk.append(trunk_elev)
+        flat_trunk = float(np.median(self._flat_trunk)) if self._flat_trunk else 0.0
 
         elevation = np.full(2, np.nan)
         knee = np.full(2, np.nan)
@@ -140,14 +148,12 @@ class Kinematics:
                 knee[side] = _angle_at(hip_pt, kps[k, :2], kps[a, :2])
                 conf[side] = min(conf[side], float(kps[k, 2]))
 
-        trunk_up = shoulder - hip
-        trunk_elev = math.degrees(math.atan2(float(trunk_up @ up), float(trunk_up @ -feet_dir)))
         return BodyAngles(
             t=frame.t,
             lying=lying,
             leg_elevation=elevation,
             knee_angle=knee,
             leg_conf=conf,
-            trunk_elevation=trunk_elev,
+            trunk_elevation=trunk_elev - flat_trunk,
             torso_px=float(np.hypot(*trunk)),
         )

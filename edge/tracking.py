@@ -62,8 +62,9 @@ class TrackingConfig(BaseModel):
     smoothing: SmoothingConfig = SmoothingConfig()
     # Detections scored below this are ignored altogether.
     min_person_score: float = Field(0.3, ge=0, le=1)
-    # Keypoints below this confidence are not used for geometry and are held by the smoother.
-    min_keypoint_conf: float = Field(0.3, ge=0, le=1)
+    # Keypoints below this confidence are not used for geometry and are held by the smoother. The
+    # far-side limbs of a lying member are half hidden and typically come at 0.2–0.6: still usable.
+    min_keypoint_conf: float = Field(0.15, ge=0, le=1)
     # Lying: the torso is within this angle of horizontal...
     lying_max_torso_deg: float = Field(40.0, gt=0, lt=90)
     # ...and, to start lying, the box is at least this much wider than tall. Only to start: with the

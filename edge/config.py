@@ -32,8 +32,9 @@ class RepConfig(_Strict):
     # A turn of direction is confirmed once the leg has moved this far back from its extreme:
     # large enough that keypoint jitter never makes a turn, small enough to follow a short heel tap.
     turn_hysteresis_deg: float = Field(10.0, gt=0)
-    # Both the lowering and the return of a rep must cover at least this; smaller moves are fidgeting.
-    min_amplitude_deg: float = Field(25.0, gt=0)
+    # Both the lowering and the return of a rep must cover at least this; smaller moves (a leg lifted
+    # a little while resting, shifting) are fidgeting.
+    min_amplitude_deg: float = Field(22.0, gt=0)
     # Legs that stay down longer than this have been put down to rest: no rep spans it.
     max_bottom_pause_s: float = Field(8.0, gt=0)
     max_rep_s: float = Field(25.0, gt=0)

@@ -122,7 +122,8 @@ def _crossing(t: np.ndarray, v: np.ndarray, i: int, j: int, thr: float) -> float
 
 
 def _motion_bounds(t: np.ndarray, s: np.ndarray, lo: int, hi: int, sign: float, span: float,
-                   mid_mask: np.ndarray, cfg: RepConfig) -> tuple[float, float]:
+                   mid_mask: np.ndarray, start_zone: np.ndarray, end_zone: np.ndarray,
+                   cfg: RepConfig) -> tuple[float, float]:
     """Start and end time of one monotonic move (sign -1 lowering, +1 raising) within [lo, hi].
 
     The move is bounded where its speed falls under a fraction of its typical speed (the median speed
@@ -130,7 +131,8 @@ def _motion_bounds(t: np.ndarray, s: np.ndarray, lo: int, hi: int, sign: float, 
     The search starts from the fastest point in the middle of the range, so a swing at the top (an
     overshoot settling) is never taken for the move itself. Speed is read over a window that grows
     with the move's length: a slow four-second lowering needs more samples than keypoint jitter to
-    show where it starts, a quick tap needs its detail.
+    show where it starts, a quick tap needs its detail. A move only starts in `start_zone` (near the
+    level it leaves) and ends in `end_zone`: a slow patch halfway is part of the move.
     """
     tt, ss = t[lo : hi + 1], s[lo : hi + 1]
     mid = mid_mask[lo : hi + 1]
@@ -144,13 +146,13 @@ def _motion_bounds(t: np.ndarray, s: np.ndarray, lo: int, hi: int, sign: float, 
     thr = cfg.motion_speed_fraction * max(typical, 1e-6)
     k = int(np.argmax(np.where(mid, v, -np.inf))) if mid.any() else int(np.argmax(v))
     n = len(v)
+    starts, ends = start_zone[lo : hi + 1], end_zone[lo : hi + 1]
     i = k
-    # One slow sample (a keypoint outlier) inside the move does not end it.
-    while i > 0 and (v[i - 1] > thr or (i > 1 and v[i - 2] > 2 * thr)):
+    while i > 0 and (v[i - 1] > thr or not starts[i - 1]):
         i -= 1
     start = _crossing(tt, v, i - 1, i, thr) if i > 0 else float(tt[0])
     j = k
-    while j < n - 1 and (v[j + 1] > thr or (j < n - 2 and v[j + 2] > 2 * thr)):
+    while j < n - 1 and (v[j + 1] > thr or not ends[j + 1]):
         j += 1
     end = _crossing(tt, v, j, j + 1, thr) if j < n - 1 else float(tt[-1])
     return start, end
@@ -410,10 +412,12 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
     p1_v = float(np.median(upper))
     s = _median3(s)  # a single wild keypoint must not look like a stop or a burst
     v = local_slope(t, s, cfg.speed_window_s)
-    drop_mid = (s > bottom_v + 0.25 * (p1_v - bottom_v)) & (s < bottom_v + 0.75 * (p1_v - bottom_v))
-    rise_mid = (s > bottom_v + 0.25 * (top_v - bottom_v)) & (s < bottom_v + 0.75 * (top_v - bottom_v))
-    d_start, d_end = _motion_bounds(t, s, 0, tr, -1.0, p1_v - bottom_v, drop_mid, cfg)
-    a_start, a_end = _motion_bounds(t, s, tr, top, +1.0, top_v - bottom_v, rise_mid, cfg)
+    drop_lo, drop_hi = bottom_v + 0.25 * (p1_v - bottom_v), bottom_v + 0.75 * (p1_v - bottom_v)
+    rise_lo, rise_hi = bottom_v + 0.25 * (top_v - bottom_v), bottom_v + 0.75 * (top_v - bottom_v)
+    d_start, d_end = _motion_bounds(t, s, 0, tr, -1.0, p1_v - bottom_v, (s > drop_lo) & (s < drop_hi),
+                                    s >= drop_hi, s <= drop_lo, cfg)
+    a_start, a_end = _motion_bounds(t, s, tr, top, +1.0, top_v - bottom_v, (s > rise_lo) & (s < rise_hi),
+                                    s <= rise_lo, s >= rise_hi, cfg)
     a_start = max(a_start, d_end)
 
     # Settled top after the rep: if the legs swung past it, the swing is an overshoot and the ascent

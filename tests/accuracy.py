@@ -30,6 +30,7 @@ class Tally:
     sets_count_exact: int = 0
     sets_variant_right: int = 0
     true_reps: int = 0
+    unseen_reps: int = 0
     found_reps: int = 0
     matched: int = 0
     descent_err: list[float] = field(default_factory=list)
@@ -52,6 +53,7 @@ class Tally:
             "rep_count_exact_share": self.sets_count_exact / max(1, self.sets),
             "variant_right_share": self.sets_variant_right / max(1, self.sets),
             "true_reps": self.true_reps,
+            "unseen_reps": self.unseen_reps,
             "found_reps": self.found_reps,
             "matched_reps": self.matched,
             "descent_mae_s": float(np.mean(self.descent_err)) if self.descent_err else 0.0,
@@ -72,19 +74,23 @@ def score_session(seed: int, tally: Tally, **spec_kw: object) -> None:
     tally.found_reps += len(reps)
     used: set[int] = set()
     for ts in sim.truth.sets:
+        # A rep whose turnaround fell wholly into a detection dropout is invisible in the trace; the
+        # exact count is that of the reps the trace shows.
+        seen = [tr for tr in ts.reps if tr.bottom_seen]
         tally.sets += 1
-        tally.true_reps += len(ts.reps)
+        tally.true_reps += len(seen)
+        tally.unseen_reps += len(ts.reps) - len(seen)
         inside = [r for r in reps if ts.start_t - 1.0 <= r["start_t"] <= ts.end_t + 1.0]
-        if len(inside) == len(ts.reps):
+        if len(inside) == len(seen):
             tally.sets_count_exact += 1
         else:
             tally.misses.append(f"seed {seed} set@{ts.start_t:.0f}s {ts.variant}: "
-                                f"{len(inside)} found / {len(ts.reps)} true")
+                                f"{len(inside)} found / {len(seen)} true")
         overlap = [s for s in sets if s["start_t"] <= ts.end_t and s["end_t"] >= ts.start_t]
         if overlap:
             best = max(overlap, key=lambda s: min(s["end_t"], ts.end_t) - max(s["start_t"], ts.start_t))
             tally.sets_variant_right += best["variant"] == ts.variant
-        for tr in ts.reps:
+        for tr in seen:
             cands = [r for r in reps if r["index"] not in used and abs(r["start_t"] - tr.start_t) <= MATCH_S]
             if not cands:
                 for f in tr.faults:

@@ -27,6 +27,8 @@ from tests.sim.truth import (
 )
 
 _TRUTH_HZ = 200.0  # dense sampling of the noise-free kinematics for the measured truth
+# A rep counts as visible when the detected frames miss at most this share of its range at the bottom.
+_UNSEEN_SHARE = 1 / 3
 
 
 @dataclass(slots=True)
@@ -81,8 +83,9 @@ def _camera(spec: SessionSpec, body: Anthropometry, place: Placement) -> Camera:
                   roll_deg=c.tilt_deg, focal_px=focal, width=c.width, height_px=c.height)
 
 
-def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float) -> RepTruth:
-    """Angles of one rep on the dense noise-free kinematics; settle_until bounds the overshoot search."""
+def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float, seen_t: np.ndarray) -> RepTruth:
+    """Angles of one rep on the dense noise-free kinematics; settle_until bounds the overshoot search;
+    seen_t are the times of the frames in which the member was detected."""
     t = np.append(np.arange(r.start_t, r.end_t, 1.0 / _TRUTH_HZ), r.end_t)
     elev, knee = chore.leg_angles(t, r.legs)
     up = t >= r.leave_bottom_t
@@ -96,7 +99,17 @@ def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float) -> RepT
         top_angle_deg=round(float(elev[0]), 3), bottom_angle_deg=round(float(elev.min()), 3),
         min_knee_angle_deg=round(float(knee.min()), 3), faults=sorted(s.faults), moving_leg=s.moving_leg,
         peak_ascent_speed_dps=round(float(speed[up].max()), 2), overshoot_deg=round(overshoot, 3),
-        momentum_kind=s.momentum_kind)
+        momentum_kind=s.momentum_kind,
+        bottom_seen=_bottom_seen(chore, r, seen_t, float(elev[0]), float(elev.min())))
+
+
+def _bottom_seen(chore: Choreography, r: RepTiming, seen_t: np.ndarray, top: float, bottom: float) -> bool:
+    """Whether the frames with the member detected show most of the rep's range of motion."""
+    during = seen_t[(seen_t >= r.start_t) & (seen_t <= r.end_t)]
+    if during.size == 0:
+        return False
+    lowest_seen = float(chore.leg_angles(during, r.legs)[0].min())
+    return lowest_seen <= bottom + _UNSEEN_SHARE * (top - bottom)
 
 
 def _standing_pose(n: int, g: dict[str, np.ndarray]) -> Pose:
@@ -184,6 +197,7 @@ def simulate(spec: SessionSpec) -> SimResult:
     seen = t[member_in_view]
     presence = [PresenceTruth(enter_t=round(float(seen[0]), 4), lie_down_t=round(chore.lie_down_t, 4),
                               get_up_t=round(chore.get_up_t, 4), leave_t=round(float(seen[-1]), 4))]
+    detected_t = t[member_in_view & ~member_missed & ~frame_empty]
     sets = []
     for b in chore.blocks:
         if b.spec.variant == "hollow_hold":
@@ -191,7 +205,8 @@ def simulate(spec: SessionSpec) -> SimResult:
         # An overshoot settles before the next descent (or the final lowering) begins.
         ends = [r.start_t for r in b.reps[1:]] + [b.end_t - b.spec.lower_s]
         sets.append(SetTruth(b.spec.variant, round(b.start_t, 4), round(b.end_t, 4),
-                             [_measure_rep(chore, r, e) for r, e in zip(b.reps, ends, strict=True)]))
+                             [_measure_rep(chore, r, e, detected_t)
+                              for r, e in zip(b.reps, ends, strict=True)]))
     holds = [HoldTruth("hollow_hold", round(a, 4), round(z, 4), round(z - a, 4)) for a, z in chore.holds]
     truth = Truth(
         seed=spec.seed, sets=sets, holds=holds, presence=presence,

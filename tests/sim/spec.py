@@ -138,8 +138,9 @@ def make_rep(rng: np.random.Generator, variant: str, faults: tuple[str, ...], *,
     straight = variant in STRAIGHT_LEG
     if straight:
         top = float(rng.uniform(40, 62) if "short_top" in faults else rng.uniform(80, 95))
-        # Depth is the member's own end range; a short top still leaves room to lower.
-        bottom = float(rng.uniform(0, min(45.0, top - 25.0)))
+        # Depth is the member's own end range; a short top still leaves room to lower. Every rep covers
+        # at least 30°, fidgets at most 18°: the two never meet halfway.
+        bottom = float(rng.uniform(0, min(45.0, top - 30.0)))
         descent = float(rng.uniform(0.8, 2.5) if "fast_descent" in faults else rng.uniform(3.5, 5.5))
         knee_min = float(rng.uniform(112, 138) if "knees_bent" in faults
                          else rng.uniform(162, max(162.5, min(178.0, knee_top_deg))))

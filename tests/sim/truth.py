@@ -24,6 +24,9 @@ class RepTruth:
     peak_ascent_speed_dps: float  # fastest leg elevation speed on the way up, overshoot excluded
     overshoot_deg: float  # highest elevation after end_t (before the next descent) above the end_t value
     momentum_kind: str | None  # "rebound" | "fast_return" | "overshoot" when momentum is a fault
+    # The member was detected in a frame near the lowest point. A rep whose turnaround fell entirely
+    # into a detection dropout or a frame gap cannot be seen by any analysis of the trace.
+    bottom_seen: bool = True
 
 
 @dataclass(slots=True)

@@ -77,6 +77,9 @@ class _LegState:
     ext_value: float = float("nan")
     ext_index: int = -1
     pending: _Pending | None = None
+    # The last three (index, elevation) seen: turning points are found on their median, so one wild
+    # keypoint (worst with the knees drawn up, when hip and ankle are close) never makes a turn.
+    recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=3))
 
     def reset(self) -> None:
         self.turns.clear()
@@ -84,6 +87,14 @@ class _LegState:
         self.ext_value = float("nan")
         self.ext_index = -1
         self.pending = None
+        self.recent.clear()
+
+    def filtered(self, idx: int, value: float) -> tuple[int, float] | None:
+        """Median of the last three samples, dated at the middle one (one sample late)."""
+        self.recent.append((idx, value))
+        if len(self.recent) < 3:
+            return None
+        return self.recent[1][0], sorted(v for _, v in self.recent)[1]
 
 
 def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -225,8 +236,9 @@ class RepSegmenter:
         reps: list[Rep] = []
         for side, leg in enumerate(self._legs):
             value = float(a.leg_elevation[side])
-            if np.isfinite(value):
-                rep = self._step(side, leg, idx, value)
+            sample = leg.filtered(idx, value) if np.isfinite(value) else None
+            if sample is not None:
+                rep = self._step(side, leg, *sample)
                 if rep is not None and not self._already_reported(rep):
                     self._reported.append((rep.start_t, rep.end_t, rep.moving))
                     reps.append(rep)

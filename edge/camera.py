@@ -8,12 +8,18 @@ report "camera unplugged" or "not a video" rather than die on a cv2 traceback.
 from __future__ import annotations
 
 import math
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
+
+# FFmpeg inside OpenCV prints its own complaints ("moov atom not found") straight to stderr; a bad
+# file is reported once, as a CameraError, so its chatter is silenced before cv2 loads it.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 
 import cv2
 import numpy as np

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Literal
 
 import numpy as np
@@ -186,7 +187,7 @@ class RepSegmenter:
         self._conf: deque[np.ndarray] = deque()
         self._first = 0  # absolute index of the oldest buffered sample
         self._legs = (_LegState(), _LegState())
-        self._reported: list[tuple[float, float, Moving]] = []
+        self._reported: deque[tuple[float, float, Moving]] = deque(maxlen=4)
 
     # -- buffer ---------------------------------------------------------------------------------
     @property
@@ -238,21 +239,21 @@ class RepSegmenter:
             value = float(a.leg_elevation[side])
             sample = leg.filtered(idx, value) if np.isfinite(value) else None
             if sample is not None:
-                rep = self._step(side, leg, *sample)
-                if rep is not None and not self._already_reported(rep):
-                    self._reported.append((rep.start_t, rep.end_t, rep.moving))
-                    reps.append(rep)
+                self._report(self._step(side, leg, *sample), reps)
         self._trim()
         return reps
 
-    def _already_reported(self, rep: Rep) -> bool:
+    def _report(self, rep: Rep | None, out: list[Rep]) -> None:
         """Both legs of a double-leg rep find the same rep; it is reported once."""
-        for start, end, moving in self._reported[-4:]:
+        if rep is None:
+            return
+        for start, end, moving in self._reported:
             overlap = min(end, rep.end_t) - max(start, rep.start_t)
             shorter = min(end - start, rep.end_t - rep.start_t)
             if "both" in (moving, rep.moving) and shorter > 0 and overlap > 0.5 * shorter:
-                return True
-        return False
+                return
+        self._reported.append((rep.start_t, rep.end_t, rep.moving))
+        out.append(rep)
 
     def _turning_point(self, leg: _LegState, idx: int, value: float) -> _Turn | None:
         """Advance the zig-zag; returns a turn confirmed by this sample."""
@@ -304,10 +305,11 @@ class RepSegmenter:
             return rep
         assert pend.top is not None
         t_top = self._t[pend.top.index - self._first]
-        recent = [e[side] for tt, e in zip(reversed(self._t), reversed(self._elev), strict=False)
-                  if t_now - tt <= _SETTLE_S and np.isfinite(e[side])]
-        settled = (len(recent) >= 2 and recent[-1] is not None
-                   and t_now - self._t[0] >= _SETTLE_S and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
+        window = takewhile(lambda te: t_now - te[0] <= _SETTLE_S,
+                           zip(reversed(self._t), reversed(self._elev), strict=True))
+        recent = [e[side] for _, e in window if np.isfinite(e[side])]
+        settled = (len(recent) >= 2 and t_now - self._t[0] >= _SETTLE_S
+                   and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
         halfway = pend.trough.value + 0.5 * (pend.top.value - pend.trough.value)
         if settled or value < halfway or t_now - t_top >= _TOP_WAIT_S:
             rep = rep or self._finish(side, leg, idx)
@@ -331,10 +333,7 @@ class RepSegmenter:
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
             if leg.pending is not None and self._returned(leg.pending):
-                rep = self._finish(side, leg, idx)
-                if rep is not None and not self._already_reported(rep):
-                    self._reported.append((rep.start_t, rep.end_t, rep.moving))
-                    reps.append(rep)
+                self._report(self._finish(side, leg, idx), reps)
         return reps
 
     def _variant(self, moving: Moving, side: int, other_elev: np.ndarray, knee_rep: np.ndarray) -> str:

@@ -10,4 +10,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[edge,server,dev]"
-bash models/fetch_footage.sh
+PYTHON=.venv/bin/python bash models/fetch_footage.sh

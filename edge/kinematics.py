@@ -9,7 +9,6 @@ ankles then lie along the floor), which also absorbs a slightly tilted camera.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +45,22 @@ def _angle_at(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
+class _SettlingMedian:
+    """Median of the first `n` samples offered, then fixed: the camera does not move, so a settled
+    estimate is kept rather than let drift with every half-raised leg that passes the flatness test.
+    The median is updated when a sample arrives, not read off the samples every frame."""
+
+    def __init__(self, n: int, default: float) -> None:
+        self._samples: list[float] = []
+        self._n = n
+        self.value = default
+
+    def add(self, sample: float) -> None:
+        if len(self._samples) < self._n:
+            self._samples.append(sample)
+            self.value = float(np.median(self._samples))
+
+
 class FloorLine:
     """The floor's direction in the image, fixed by calibration or estimated from the lying body."""
 
@@ -56,24 +71,20 @@ class FloorLine:
             if x2 < x1:
                 x1, y1, x2, y2 = x2, y2, x1, y1
             self._fixed = math.atan2(y2 - y1, x2 - x1)
-        self._samples: deque[float] = deque(maxlen=_FLOOR_SAMPLES)
+        self._estimate = _SettlingMedian(_FLOOR_SAMPLES, 0.0)
 
     @property
     def angle(self) -> float:
         """Radians of the floor direction (pointing to image-right), 0 = image horizontal."""
-        if self._fixed is not None:
-            return self._fixed
-        return float(np.median(self._samples)) if self._samples else 0.0
+        return self._fixed if self._fixed is not None else self._estimate.value
 
     def observe_flat_body(self, head_end: np.ndarray, feet_end: np.ndarray) -> None:
-        # The camera does not move, so a settled estimate is kept rather than let drift with every
-        # half-raised leg that passes the flatness test.
-        if self._fixed is not None or len(self._samples) == self._samples.maxlen:
+        if self._fixed is not None:
             return
         d = feet_end - head_end
         if d[0] < 0:
             d = -d
-        self._samples.append(math.atan2(d[1], d[0]))
+        self._estimate.add(math.atan2(d[1], d[0]))
 
 
 class Kinematics:
@@ -86,7 +97,7 @@ class Kinematics:
         # +1 when the feet are towards image-right of the hips; kept between frames because it cannot
         # be read while the trunk is upright.
         self._feet_sign = 0.0
-        self._flat_trunk: deque[float] = deque(maxlen=_FLOOR_SAMPLES)
+        self._flat_trunk = _SettlingMedian(_FLOOR_SAMPLES, 0.0)
 
     def _mid(self, kps: np.ndarray, pair: tuple[int, int]) -> np.ndarray | None:
         ok = [i for i in pair if kps[i, 2] >= self.config.min_keypoint_conf]
@@ -127,9 +138,7 @@ class Kinematics:
             flat = 180.0 - self.config.flat_body_tolerance_deg
             if all(_angle_at(shoulder, hip, a) >= flat for a in ankles):
                 self.floor.observe_flat_body(shoulder, ankle_mid)
-                if len(self._flat_trunk) < (self._flat_trunk.maxlen or 0):
-                    self._flat_trunk.append(trunk_elev)
-        flat_trunk = float(np.median(self._flat_trunk)) if self._flat_trunk else 0.0
+                self._flat_trunk.add(trunk_elev)
 
         elevation = np.full(2, np.nan)
         knee = np.full(2, np.nan)
@@ -154,6 +163,6 @@ class Kinematics:
             leg_elevation=elevation,
             knee_angle=knee,
             leg_conf=conf,
-            trunk_elevation=trunk_elev - flat_trunk,
+            trunk_elevation=trunk_elev - self._flat_trunk.value,
             torso_px=float(np.hypot(*trunk)),
         )

@@ -24,8 +24,9 @@ DEFAULT_MODEL = MODELS_DIR / "yolo11n-pose-640.onnx"
 def pose_frames_from_video(path: Path, model: str | Path | None = None
                            ) -> tuple[TraceHeader, Iterator[PoseFrame]]:
     """Open the video now (so a bad file fails before any work) and return its trace header and frames."""
-    source = OpenCVSource(path)
+    # The model first: if it cannot load, no video handle is left open behind the error.
     backend = load_backend("onnx", model_path=model or DEFAULT_MODEL)
+    source = OpenCVSource(path)
     width, height = source.size
     header = make_header(fps=source.fps, width=width, height=height, source=path.name,
                          pose_model=backend.name)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from edge.camera import CameraError
 from edge.config import AnalysisConfig, ConfigError, load_analysis_config
-from edge.pose import PoseError
 from edge.session import Analysis
 from edge.trace import TraceError
 
@@ -35,6 +35,19 @@ def _is_trace(path: Path) -> bool:
         return False
 
 
+@contextmanager
+def _video_input() -> Iterator[None]:
+    """Camera and pose-model failures as user errors. Imported only for video, so analysing a trace
+    never loads OpenCV or ONNX Runtime."""
+    from edge.camera import CameraError
+    from edge.pose import PoseError
+
+    try:
+        yield
+    except (CameraError, PoseError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
     from edge.analysis import analyze_frames
     from edge.trace import iter_trace
@@ -50,8 +63,9 @@ def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
             raise CliError(f"{path}: not a text trace file") from None
     from edge.recording import pose_frames_from_video
 
-    header, frames = pose_frames_from_video(path, model)
-    return analyze_frames(frames, header, config)
+    with _video_input():
+        header, frames = pose_frames_from_video(path, model)
+        return analyze_frames(frames, header, config)
 
 
 def _rep_table(analysis: Analysis) -> str:
@@ -93,7 +107,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     src = Path(args.video)
     if not src.exists():
         raise CliError(f"{src}: no such file")
-    frames, people = record_trace(src, Path(args.output), args.model)
+    with _video_input():
+        frames, people = record_trace(src, Path(args.output), args.model)
     print(f"wrote {args.output}: {frames} frames, {people} people detections", file=sys.stderr)
     return 0
 
@@ -121,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, TraceError, ConfigError, CameraError, PoseError) as exc:
+    except (CliError, TraceError, ConfigError) as exc:
         print(f"matcoach: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

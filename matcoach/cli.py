@@ -129,14 +129,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="trace v1 file to write (.jsonl)")
     p.add_argument("--model", help="pose model ONNX file (default: the station's)")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("server", help="run the MatCoach server (wall screens, status page, station API)")
+    _server_options(p)
+    p.set_defaults(func=cmd_server)
+    actions = p.add_subparsers(dest="action")
+    a = actions.add_parser("add-station", help="create a station and print its token (shown once)")
+    a.add_argument("name")
+    _server_options(a)
+    a.set_defaults(func=cmd_add_station)
+    a = actions.add_parser("add-staff", help="create a staff login (or set its password); password on stdin")
+    a.add_argument("username")
+    _server_options(a)
+    a.set_defaults(func=cmd_add_staff)
     return parser
+
+
+def _server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML file with a [server] table")
+    p.add_argument("--db", help="SQLite file (or database URL); default from the config, else ./matcoach.db")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8420)")
+
+
+def _server_settings(args: argparse.Namespace):  # -> ServerSettings, imported lazily with the server
+    from server.settings import load_settings
+
+    return load_settings(args.config, database_url=args.db, host=args.host, port=args.port)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from server.main import serve
+
+    serve(_server_settings(args))
+    return 0
+
+
+def cmd_add_station(args: argparse.Namespace) -> int:
+    from server.main import add_station
+
+    station_id, wall_path, token = add_station(_server_settings(args), args.name)
+    print(f"station {station_id}\nwall screen {wall_path}\ntoken {token}")
+    print("keep the token: it goes in the station's config and is not shown again", file=sys.stderr)
+    return 0
+
+
+def cmd_add_staff(args: argparse.Namespace) -> int:
+    import getpass
+
+    from server.main import add_staff
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    add_staff(_server_settings(args), args.username, password)
+    print(f"staff login {args.username!r} saved", file=sys.stderr)
+    return 0
+
+
+def _server_errors() -> tuple[type[Exception], ...]:
+    from server.main import USER_ERRORS
+
+    return USER_ERRORS
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CliError, TraceError, ConfigError) as exc:
+    except (CliError, TraceError, ConfigError, *_server_errors()) as exc:
         print(f"matcoach: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -1,0 +1,102 @@
+"""The station-facing API: registration, heartbeats and events, each behind the station's bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from matcoach import __version__
+from matcoach.wire import (
+    API_PREFIX,
+    BatchResult,
+    EventBatch,
+    EventResult,
+    Heartbeat,
+    Registration,
+    StationConfig,
+)
+from server.app import Services, services
+from server.auth import split_token, token_matches
+from server.screen import wall_snapshot
+from server.store import EventConflict, Station
+
+SOFTWARE_VERSION = __version__
+
+router = APIRouter(prefix=API_PREFIX, tags=["station"])
+_bearer = HTTPBearer(auto_error=False)
+
+UNAUTHORIZED = {401: {"description": "missing, malformed, unknown or revoked station token"}}
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(401, "invalid or revoked station token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticated_station(
+    svc: Annotated[Services, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Station:
+    if credentials is None:
+        raise _unauthorized()
+    parts = split_token(credentials.credentials)
+    if parts is None:
+        raise _unauthorized()
+    token_id, secret = parts
+    station = svc.store.station_by_token_id(token_id)
+    if not token_matches(secret, station.token_hash if station else None) or station is None:
+        raise _unauthorized()
+    return station
+
+
+StationDep = Annotated[Station, Depends(authenticated_station)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _config(station: Station) -> StationConfig:
+    return StationConfig(station_id=station.id, name=station.name, mat_region=station.mat_region)
+
+
+async def push_wall(svc: Services, station_id: str) -> None:
+    """Re-read a station's wall state and hand it to its open screens (if any are open)."""
+    if not svc.hub.watching(station_id):
+        return
+    station = await run_in_threadpool(svc.store.station, station_id)
+    if station is None:
+        return
+    snapshot = await run_in_threadpool(wall_snapshot, svc.store, station, svc.clock(),
+                                       svc.settings.rest_after_s)
+    svc.hub.publish(station_id, snapshot)
+
+
+@router.get("/health", tags=["server"])
+def health() -> dict:
+    return {"status": "ok", "version": SOFTWARE_VERSION}
+
+
+@router.post("/register", responses=UNAUTHORIZED)
+def register(body: Registration, station: StationDep, svc: ServicesDep) -> StationConfig:
+    svc.store.register(station.id, body, svc.clock())
+    return _config(station)
+
+
+@router.post("/heartbeat", responses=UNAUTHORIZED)
+def heartbeat(body: Heartbeat, station: StationDep, svc: ServicesDep) -> StationConfig:
+    svc.store.heartbeat(station.id, body, svc.clock())
+    return _config(station)
+
+
+@router.post("/events", responses={**UNAUTHORIZED, 409: {"description": "an id reused for a different body"}})
+async def events(body: EventBatch, station: StationDep, svc: ServicesDep, request: Request) -> BatchResult:
+    """Store a batch of events, each exactly once. Resending a stored event (same id, same body)
+    succeeds again as `duplicate`; an id reused for a different body fails the whole batch with 409."""
+    try:
+        stored = await run_in_threadpool(svc.store.ingest, station.id, list(body.events), svc.clock())
+    except EventConflict as exc:
+        return JSONResponse({"detail": str(exc), "id": exc.event_id}, status_code=409)  # type: ignore[return-value]
+    if any(new for _, new in stored):
+        await push_wall(svc, station.id)
+    return BatchResult(results=[EventResult(id=i, status="stored" if new else "duplicate") for i, new in stored])

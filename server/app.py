@@ -1,0 +1,112 @@
+"""The FastAPI app factory. It takes its collaborators — the store, the settings and a clock — so
+tests, the benchmark and `matcoach server` build the same app around different parts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.auth import LoginThrottle
+from server.live import LiveHub
+from server.settings import ServerSettings
+from server.store import Store
+
+Clock = Callable[[], float]
+HERE = Path(__file__).parent
+
+
+@dataclass
+class Services:
+    """What every route needs, hung on `app.state.services`."""
+
+    store: Store
+    settings: ServerSettings
+    clock: Clock
+    hub: LiveHub = field(default_factory=LiveHub)
+    throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(self.settings.login_attempts, self.settings.login_window_s)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 before any of them reaches a parser: by the declared
+    length when there is one, by counting when the client streams (chunked) without one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # Name the fields, never echo the (possibly huge or hostile) input back.
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+              for e in exc.errors()[:20]]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+def create_app(store: Store, settings: ServerSettings | None = None, clock: Clock = time.time) -> FastAPI:
+    from server import api, staff, wall
+
+    settings = settings or ServerSettings()
+    app = FastAPI(title="MatCoach server", version=api.SOFTWARE_VERSION)
+    app.state.services = Services(store=store, settings=settings, clock=clock)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.include_router(api.router)
+    app.include_router(staff.router)
+    app.include_router(wall.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,45 @@
+"""Running the server and the admin commands behind `matcoach server`. Imports nothing heavy at module
+level: the CLI asks it for its error types even on a station that has no web stack installed."""
+
+from __future__ import annotations
+
+import time
+
+from server import admin
+from server.settings import ServerSettings, SettingsError
+from server.store import StoreError, open_store
+
+USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, StoreError, admin.AdminError)
+
+
+def serve(settings: ServerSettings) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    store = open_store(settings.database_url)
+    app = create_app(store, settings)
+    print(f"matcoach server on http://{settings.host}:{settings.port}  (status page /staff, "
+          f"database {settings.database_url})", flush=True)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                    proxy_headers=False, ws_max_size=64 * 1024)
+    finally:
+        store.close()
+
+
+def add_station(settings: ServerSettings, name: str) -> tuple[str, str, str]:
+    store = open_store(settings.database_url)
+    try:
+        station, token = admin.add_station(store, name, time.time())
+        return station.id, f"/wall/{station.wall_key}", token
+    finally:
+        store.close()
+
+
+def add_staff(settings: ServerSettings, username: str, password: str) -> None:
+    store = open_store(settings.database_url)
+    try:
+        admin.add_staff(store, username, password, time.time(), settings.password_cost)
+    finally:
+        store.close()

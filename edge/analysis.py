@@ -13,11 +13,11 @@ from edge.kinematics import Kinematics
 from edge.people import PoseFrame
 from edge.reps import RepSegmenter
 from edge.scoring import ScoredRep
-from edge.session import Analysis, Session
+from edge.session import Analysis, Session, SetSummary
 from edge.trace import TraceHeader
 from edge.tracking import MatTracker
 
-Event = ScoredRep | Hold
+Event = ScoredRep | Hold | SetSummary
 
 
 class Analyzer:
@@ -30,14 +30,16 @@ class Analyzer:
         self.segmenter = RepSegmenter(self.config.reps)
         self.holds = HoldDetector(self.config.session)
         self.session = Session(self.config)
+        self.mat_state = "empty"  # who is on the mat, as of the last frame
 
     @classmethod
     def for_trace(cls, header: TraceHeader, config: AnalysisConfig | None = None) -> Analyzer:
         return cls(config, floor_line=header.floor_line, mat_region=header.mat_region)
 
     def push(self, frame: PoseFrame) -> list[Event]:
-        """Feed one frame; returns the reps and holds that finished in it."""
+        """Feed one frame; returns the reps, holds and sets that finished in it."""
         mat = self.tracker.update(frame)
+        self.mat_state = mat.state
         angles = self.kinematics.update(mat)
         events: list[Event] = [self.session.add_rep(rep) for rep in self.segmenter.push(angles)]
         hold = self.holds.push(angles)
@@ -46,6 +48,7 @@ class Analyzer:
             events.append(hold)
         if "got_up" in mat.events or "left" in mat.events:
             self.session.end_set()
+        events.extend(self.session.take_closed())
         return events
 
     def finish(self) -> Analysis:

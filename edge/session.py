@@ -18,9 +18,21 @@ from edge.scoring import ScoredRep, score_rep
 STRAIGHT_LEG = ("double_leg", "single_leg")
 
 
+@dataclass(frozen=True, slots=True)
+class SetSummary:
+    """A set that just closed, as the member saw it live (each rep judged as it came)."""
+
+    index: int
+    variant: str
+    rep_count: int
+    mean_score: float
+    end_range_deg: float | None
+
+
 @dataclass(slots=True)
 class _Set:
     reps: list[Rep] = field(default_factory=list)
+    live_scores: list[int] = field(default_factory=list)
 
     @property
     def variant(self) -> str:
@@ -35,6 +47,12 @@ class Session:
         self._sets: list[_Set] = []
         self._holds: list[Hold] = []
         self._open = False
+        self._closed: list[SetSummary] = []
+        self.end_range_deg: float | None = None  # live personal end range, for the screen
+
+    @property
+    def set_index(self) -> int:
+        return len(self._sets)
 
     def _score(self, rep: Rep, variant: str) -> ScoredRep:
         return score_rep(rep, variant, self.config.faults, self.config.scoring)
@@ -43,18 +61,37 @@ class Session:
         """Record a finished rep and judge it with its set's variant so far."""
         last = self._sets[-1].reps[-1] if self._open and self._sets else None
         if last is None or rep.start_t - last.end_t > self.config.session.rest_split_s:
+            self._close()
             self._sets.append(_Set())
             self._open = True
         current = self._sets[-1]
         current.reps.append(rep)
-        return self._score(rep, current.variant)
+        scored = self._score(rep, current.variant)
+        current.live_scores.append(scored.score)
+        if scored.variant in STRAIGHT_LEG and "back_arched" not in scored.faults:
+            bottom = rep.bottom_angle_deg
+            self.end_range_deg = bottom if self.end_range_deg is None else min(self.end_range_deg, bottom)
+        return scored
 
     def add_hold(self, hold: Hold) -> None:
         self._holds.append(hold)
 
     def end_set(self) -> None:
         """The member sat up or left: the next rep starts a new set however soon it comes."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._open and self._sets:
+            s = self._sets[-1]
+            self._closed.append(SetSummary(len(self._sets), s.variant, len(s.reps),
+                                           round(sum(s.live_scores) / len(s.live_scores), 1),
+                                           self.end_range_deg))
         self._open = False
+
+    def take_closed(self) -> list[SetSummary]:
+        """Sets closed since the last call (by a rest long enough, or by the member getting up)."""
+        closed, self._closed = self._closed, []
+        return closed
 
     def result(self) -> Analysis:
         reps: list[ScoredRep] = []

@@ -142,7 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("username")
     _server_options(a)
     a.set_defaults(func=cmd_add_staff)
+
+    p = sub.add_parser("bench-server", add_help=False,
+                       help="benchmark the server with N simulated stations on loopback (--help for options)")
+    p.set_defaults(func=cmd_bench_server)
     return parser
+
+
+def cmd_bench_server(args: argparse.Namespace) -> int:
+    from server.bench import main as bench_main
+
+    return bench_main(args.rest)
 
 
 def _server_options(p: argparse.ArgumentParser) -> None:
@@ -192,7 +202,11 @@ def _server_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args.command == "bench-server":
+        args.rest = rest  # the benchmark parses its own options
+    elif rest:
+        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(args.func(args))
     except (CliError, TraceError, ConfigError, *_server_errors()) as exc:

@@ -184,8 +184,9 @@ class SqliteStore:
         return [_station(r) for r in self._query("SELECT * FROM stations ORDER BY name, id")]
 
     def set_token(self, station_id: str, token_id: str | None, token_hash: str | None, now: float) -> bool:
-        return self._write("UPDATE stations SET token_id = ?, token_hash = ?, token_issued_at = ? WHERE id = ?",
-                           (token_id, token_hash, now, station_id)) == 1
+        return self._write(
+            "UPDATE stations SET token_id = ?, token_hash = ?, token_issued_at = ? WHERE id = ?",
+            (token_id, token_hash, now, station_id)) == 1
 
     def rename(self, station_id: str, name: str) -> bool:
         return self._write("UPDATE stations SET name = ? WHERE id = ?", (name, station_id)) == 1
@@ -241,13 +242,13 @@ class SqliteStore:
         return [_event(r) for r in rows]
 
     def latest_event(self, station_id: str, kind: str) -> StoredEvent | None:
-        rows = self._query("SELECT * FROM events WHERE station_id = ? AND type = ? ORDER BY seq DESC LIMIT 1",
-                           (station_id, kind))
+        rows = self._query("SELECT * FROM events WHERE station_id = ? AND type = ?"
+                           " ORDER BY seq DESC LIMIT 1", (station_id, kind))
         return _event(rows[0]) if rows else None
 
     def session_events(self, station_id: str, session_id: str) -> list[StoredEvent]:
-        rows = self._query("SELECT * FROM events WHERE station_id = ? AND session_id = ? ORDER BY seq",
-                           (station_id, session_id))
+        rows = self._query("SELECT * FROM events WHERE station_id = ? AND session_id = ?"
+                           " ORDER BY seq", (station_id, session_id))
         return [_event(r) for r in rows]
 
     def count_events(self, kind: str, station_id: str | None = None, received_since: float = 0.0) -> int:
@@ -275,8 +276,9 @@ class SqliteStore:
                     (token_hash, username, csrf, expires_at))
 
     def login(self, token_hash: str, now: float) -> Login | None:
-        rows = self._query("SELECT username, csrf, expires_at FROM logins WHERE token_hash = ? AND expires_at > ?",
-                           (token_hash, now))
+        rows = self._query(
+            "SELECT username, csrf, expires_at FROM logins WHERE token_hash = ? AND expires_at > ?",
+            (token_hash, now))
         return Login(rows[0]["username"], rows[0]["csrf"], rows[0]["expires_at"]) if rows else None
 
     def end_login(self, token_hash: str) -> None:

@@ -1,0 +1,61 @@
+"""`matcoach server` and its admin subcommands, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+
+from server.auth import verify_password
+from server.store import open_store
+from tests.servers import LiveServer, heartbeat, write_server_config
+
+
+def matcoach(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "matcoach", *args], input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_add_station_prints_a_token_that_a_running_server_accepts(tmp_path):
+    db = tmp_path / "gym.db"
+    out = matcoach("server", "add-station", "Mat 4", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    fields = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert fields["wall"].startswith("screen /wall/")
+    server = LiveServer(db, write_server_config(tmp_path / "server.toml")).start()
+    try:
+        r = httpx.post(server.url + "/api/v1/heartbeat", json=heartbeat(),
+                       headers={"Authorization": f"Bearer {fields['token']}"})
+        assert r.status_code == 200 and r.json()["name"] == "Mat 4"
+    finally:
+        server.stop()
+
+
+def test_add_staff_reads_the_password_from_stdin_and_stores_only_a_slow_hash(tmp_path):
+    db = tmp_path / "gym.db"
+    out = matcoach("server", "add-staff", "sam", "--db", str(db), stdin="a long enough secret\n")
+    assert out.returncode == 0, out.stderr
+    store = open_store(str(db))
+    stored = store.staff_password_hash("sam")
+    store.close()
+    assert stored.startswith("scrypt$") and "a long enough secret" not in stored
+    assert verify_password("a long enough secret", stored) and not verify_password("wrong", stored)
+
+
+def test_a_short_password_is_refused_with_one_line(tmp_path):
+    out = matcoach("server", "add-staff", "sam", "--db", str(tmp_path / "gym.db"), stdin="short\n")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "at least 10 characters" in out.stderr
+
+
+def test_bad_server_settings_are_one_line_errors(tmp_path):
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[server]\nofline_after_s = 3\n")
+    for args in (["server", "--config", str(unknown)],
+                 ["server", "--db", "postgresql://db.example/matcoach"],
+                 ["server", "--db", str(tmp_path)]):
+        out = matcoach(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("matcoach: error:") and "Traceback" not in out.stderr
+    assert "ofline_after_s" in matcoach("server", "--config", str(unknown)).stderr

@@ -84,8 +84,8 @@ class Outbox:
     def reject(self, item: Queued, reason: str) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR REPLACE INTO rejected (seq, event_id, body, reason) VALUES (?, ?, ?, ?)",
-                             (item.seq, item.event_id, item.body, reason[:500]))
+            self._db.execute("INSERT OR REPLACE INTO rejected (seq, event_id, body, reason)"
+                             " VALUES (?, ?, ?, ?)", (item.seq, item.event_id, item.body, reason[:500]))
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (item.seq,))
             self._db.execute("COMMIT")
 
@@ -95,4 +95,5 @@ class Outbox:
 
     def rejected(self) -> list[tuple[str, str]]:
         with self._lock:
-            return [(r[0], r[1]) for r in self._db.execute("SELECT event_id, reason FROM rejected ORDER BY seq")]
+            rows = self._db.execute("SELECT event_id, reason FROM rejected ORDER BY seq").fetchall()
+        return [(r[0], r[1]) for r in rows]

@@ -24,8 +24,9 @@ class LinkDown(Exception):
 
 
 class Uplink:
-    def __init__(self, server_url: str, token: str, outbox: Outbox, *, batch: int = 50, timeout_s: float = 5.0,
-                 backoff_s: tuple[float, float] = (0.5, 30.0), rng: Callable[[], float] = random.random,
+    def __init__(self, server_url: str, token: str, outbox: Outbox, *, batch: int = 50,
+                 timeout_s: float = 5.0, backoff_s: tuple[float, float] = (0.5, 30.0),
+                 rng: Callable[[], float] = random.random,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.outbox = outbox
         self.batch = min(batch, MAX_BATCH)

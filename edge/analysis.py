@@ -51,13 +51,20 @@ class Analyzer:
         events.extend(self.session.take_closed())
         return events
 
-    def finish(self) -> Analysis:
-        """End of input: report what was still in progress and return the whole session."""
-        for rep in self.segmenter.flush():
-            self.session.add_rep(rep)
+    def drain(self) -> list[Event]:
+        """End of input, or the member left: the reps and hold still in progress, and the set they close."""
+        events: list[Event] = [self.session.add_rep(rep) for rep in self.segmenter.flush()]
         hold = self.holds.flush()
         if hold is not None:
             self.session.add_hold(hold)
+            events.append(hold)
+        self.session.end_set()
+        events.extend(self.session.take_closed())
+        return events
+
+    def finish(self) -> Analysis:
+        """End of input: report what was still in progress and return the whole session."""
+        self.drain()
         return self.session.result()
 
 

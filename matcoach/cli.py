@@ -143,10 +143,35 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(a)
     a.set_defaults(func=cmd_add_staff)
 
+    p = sub.add_parser("station", help="run the station: camera or replay → reps → outbox → server")
+    p.add_argument("--config", required=True, help="station TOML: [station] (and optional [analysis])")
+    p.set_defaults(func=cmd_station)
+
     p = sub.add_parser("bench-server", add_help=False,
                        help="benchmark the server with N simulated stations on loopback (--help for options)")
     p.set_defaults(func=cmd_bench_server)
     return parser
+
+
+def cmd_station(args: argparse.Namespace) -> int:
+    import signal
+
+    from edge.outbox import OutboxError
+    from edge.station import Station, StationConfigError, load_station_settings
+
+    try:
+        station = Station(load_station_settings(args.config))
+    except (StationConfigError, OutboxError) as exc:
+        raise CliError(str(exc)) from None
+    # SIGTERM (systemd stop) ends the run like Ctrl-C: queued events stay on disk for the next start.
+    signal.signal(signal.SIGTERM, lambda *_: station.stop.set())
+    try:
+        station.run()
+    except KeyboardInterrupt:
+        station.stop.set()
+    except StationConfigError as exc:
+        raise CliError(str(exc)) from None
+    return 0
 
 
 def cmd_bench_server(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ def replay(path: Path):
     for frame in frames:
         clock_t[0] = t0 + frame.t
         wire.extend(maker.after_frame(analyzer, analyzer.push(frame)))
-    return analyzer.finish(), wire
+    wire.extend(maker.after_frame(analyzer, analyzer.drain()))
+    return analyzer.session.result(), wire
 
 
 @pytest.fixture(scope="module")

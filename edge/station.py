@@ -1,0 +1,178 @@
+"""The live station: pose frames → analysis → wire events → durable outbox → server, with heartbeats.
+
+Three threads with one job each: the pipeline (frames in, events queued), the uplink (outbox drained
+to the server), and the heartbeat. The pipeline never waits on the network: an event is on disk the
+moment it is made, and the uplink delivers it whenever the server is there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.analysis import Analyzer
+from edge.config import AnalysisConfig
+from edge.events import EventMaker
+from edge.outbox import Outbox
+from edge.people import PoseFrame
+from edge.trace import TraceHeader, read_trace
+from edge.uplink import LinkDown, Uplink
+from matcoach import __version__
+from matcoach.wire import CameraState, Heartbeat, Registration
+
+
+class StationConfigError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSettings(_Strict):
+    # Replay of a keypoint trace (no pose model): demos, tests, and re-running a recorded session.
+    kind: Literal["trace"] = "trace"
+    path: Path
+    loop: bool = False
+    speed: float = Field(1.0, gt=0, le=100)
+
+
+class StationSettings(_Strict):
+    server_url: str = Field(pattern=r"^https?://")
+    token: str = Field(min_length=8)
+    outbox: Path = Path("station-outbox.db")
+    heartbeat_s: float = Field(5.0, gt=0)
+    source: SourceSettings
+    analysis: AnalysisConfig = AnalysisConfig()
+
+
+def load_station_settings(path: str | Path) -> StationSettings:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StationConfigError(f"cannot read station config {path}: {exc}") from exc
+    station = dict(data.get("station", {}))
+    if "analysis" in data:
+        station["analysis"] = data["analysis"]
+    try:
+        return StationSettings(**station)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise StationConfigError(f"station config {path}: " + "; ".join(lines)) from exc
+
+
+def replay(path: Path, stop: threading.Event, speed: float = 1.0, loop: bool = False,
+           ) -> tuple[TraceHeader, Iterator[PoseFrame]]:
+    """A trace's frames, paced at `speed` × real time. Looping keeps the clock running forward, so
+    the analysis sees one long session rather than time jumping back."""
+    header, frames = read_trace(path)
+    if not frames:
+        raise StationConfigError(f"{path}: the trace has no frames")
+
+    def paced() -> Iterator[PoseFrame]:
+        offset = 0.0
+        span = frames[-1].t - frames[0].t + 1.0 / header.fps
+        start = time.monotonic()
+        while not stop.is_set():
+            for frame in frames:
+                t = frame.t - frames[0].t + offset
+                if stop.wait(max(0.0, start + t / speed - time.monotonic())):
+                    return
+                yield PoseFrame(t=t, people=frame.people)
+            if not loop:
+                return
+            offset += span
+
+    return header, paced()
+
+
+def _cpu_temp_c() -> float | None:
+    try:
+        return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000
+    except (OSError, ValueError):
+        return None
+
+
+class Station:
+    def __init__(self, settings: StationSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.outbox = Outbox(settings.outbox)
+        self.uplink = Uplink(settings.server_url, settings.token, self.outbox)
+        self.stop = threading.Event()
+        self._wake = threading.Event()
+        self.camera: CameraState = "replay"
+        self.fps = 0.0
+        self.frames = 0
+        self.last_error: str | None = None
+
+    def _heartbeat(self) -> Heartbeat:
+        return Heartbeat(at=self.clock(), fps=round(self.fps, 2), cpu_temp_c=_cpu_temp_c(),
+                         load_1m=os.getloadavg()[0], camera=self.camera, software_version=__version__,
+                         backlog=self.outbox.backlog(), last_error=self.last_error or self.uplink.last_error)
+
+    def _heartbeats(self) -> None:
+        registered = False
+        while not self.stop.is_set():
+            try:
+                if not registered:
+                    self.uplink.register(Registration(hostname=socket.gethostname(),
+                                                      software_version=__version__))
+                    registered = True
+                self.uplink.heartbeat(self._heartbeat())
+            except LinkDown as exc:
+                self.uplink.last_error = str(exc)
+            self.stop.wait(self.settings.heartbeat_s)
+
+    def _pipeline(self) -> None:
+        src = self.settings.source
+        header, frames = replay(src.path, self.stop, src.speed, src.loop)
+        analyzer = Analyzer.for_trace(header, self.settings.analysis)
+        maker = EventMaker(self.clock)
+        window: list[float] = []
+        for frame in frames:
+            events = maker.after_frame(analyzer, analyzer.push(frame))
+            if analyzer.mat_state == "empty" and analyzer.session.set_index:
+                # The member left: finish their session; the next person starts afresh.
+                events += maker.after_frame(analyzer, analyzer.drain())
+                analyzer = Analyzer.for_trace(header, self.settings.analysis)
+            self._queue(events)
+            self.frames += 1
+            now = time.monotonic()
+            window = [t for t in window if t > now - 2.0] + [now]
+            self.fps = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 else 0.0
+        self._queue(maker.after_frame(analyzer, analyzer.drain()))
+        self.camera = "stopped"
+
+    def _queue(self, events: list) -> None:
+        if events:
+            self.outbox.put(events)
+            self._wake.set()
+
+    def run(self) -> None:
+        """Run until the source ends (replay without loop) or `stop` is set."""
+        threads = [threading.Thread(target=self.uplink.run, args=(self.stop, self._wake), daemon=True),
+                   threading.Thread(target=self._heartbeats, daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            self._pipeline()
+        finally:
+            # Let the uplink deliver what's queued before a clean exit; whatever it can't stays on disk.
+            self._wake.set()
+            deadline = time.monotonic() + 5.0
+            while self.outbox.backlog() and time.monotonic() < deadline and not self.stop.is_set():
+                time.sleep(0.05)
+            self.stop.set()
+            for t in threads:
+                t.join(timeout=10)
+            self.uplink.close()
+            self.outbox.close()

@@ -1,0 +1,88 @@
+"""`matcoach station` replaying a recorded session to the real server process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.analysis import analyze_frames
+from edge.trace import read_trace
+from server.store import open_store
+from tests.servers import LiveServer, provision, write_server_config
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "session.jsonl"
+SPEED = 25.0  # the 173 s sample session in about 7 s
+
+
+def expected_reps() -> int:
+    header, frames = read_trace(SAMPLE)
+    return len(analyze_frames(frames, header).reps)
+
+
+def station_config(tmp_path: Path, url: str, token: str) -> Path:
+    path = tmp_path / "station.toml"
+    lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
+             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.5", "[station.source]",
+             'kind = "trace"', f'path = "{SAMPLE}"', f"speed = {SPEED}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_station(config: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stored(db: Path, kind: str = "rep") -> int:
+    store = open_store(str(db))
+    try:
+        return store.count_events(kind)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def gym(tmp_path):
+    db = tmp_path / "server.db"
+    (mat,) = provision(db, ["Mat 1"])
+    server = LiveServer(db, write_server_config(tmp_path / "server.toml"))
+    yield server, mat, db
+    server.stop()
+
+
+def test_a_replayed_session_ends_on_the_server_with_exactly_its_reps(gym, tmp_path):
+    server, mat, db = gym
+    server.start()
+    proc = run_station(station_config(tmp_path, server.url, mat.token))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert stored(db) == expected_reps() > 0
+    store = open_store(str(db))
+    station = store.station(mat.station_id)
+    store.close()
+    assert station.heartbeat is not None and station.heartbeat["fps"] > 0
+    assert station.registration is not None
+
+
+def test_a_server_that_comes_back_mid_session_gets_every_rep_once(gym, tmp_path):
+    server, mat, db = gym
+    proc = run_station(station_config(tmp_path, server.url, mat.token))
+    time.sleep(3.0)  # the member is mid-session and the server is still down
+    server.start()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert stored(db) == expected_reps()
+
+
+def test_a_bad_station_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[station]\nserver_url = "ftp://x"\ntoken = "abcdefghij"\nsped = 2\n'
+                   '[station.source]\npath = "x.jsonl"\n')
+    out = subprocess.run([sys.executable, "-m", "matcoach", "station", "--config", str(bad)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "server_url" in out.stderr and "sped" in out.stderr

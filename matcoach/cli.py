@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="station TOML: [station] (and optional [analysis])")
     p.set_defaults(func=cmd_station)
 
+    p = sub.add_parser("demo", help="server + replayed stations + wall screen on this machine")
+    p.add_argument("--duration", type=float, help="stop by itself after this many seconds")
+    p.add_argument("--no-browser", dest="browser", action="store_false", help="don't open the wall screen")
+    p.add_argument("--stations", type=int, default=2, help="how many stations to replay (default 2)")
+    p.add_argument("--speed", type=float, default=3.0, help="replay speed, × real time (default 3)")
+    p.add_argument("--port", type=int, default=8420, help="server port (another free one if taken)")
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("bench-server", add_help=False,
                        help="benchmark the server with N simulated stations on loopback (--help for options)")
     p.set_defaults(func=cmd_bench_server)
@@ -172,6 +180,14 @@ def cmd_station(args: argparse.Namespace) -> int:
     except StationConfigError as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from matcoach.demo import run_demo
+
+    if args.stations < 1 or args.speed <= 0 or (args.duration is not None and args.duration <= 0):
+        raise CliError("--stations, --speed and --duration must be positive")
+    return run_demo(args.duration, args.stations, args.speed, args.port, args.browser)
 
 
 def cmd_bench_server(args: argparse.Namespace) -> int:

@@ -99,4 +99,5 @@ async def events(body: EventBatch, station: StationDep, svc: ServicesDep, reques
         return JSONResponse({"detail": str(exc), "id": exc.event_id}, status_code=409)  # type: ignore[return-value]
     if any(new for _, new in stored):
         await push_wall(svc, station.id)
-    return BatchResult(results=[EventResult(id=i, status="stored" if new else "duplicate") for i, new in stored])
+    return BatchResult(results=[EventResult(id=i, status="stored" if new else "duplicate")
+                                for i, new in stored])

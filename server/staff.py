@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import json
 import secrets
 from datetime import datetime
 from typing import Annotated, Literal
@@ -252,7 +253,7 @@ def _is_number(text: str) -> bool:
 @router.get(API_PREFIX + "/history/{station_id}/{kind}",
             responses={200: {"content": {"text/csv": {}}}, 401: {"description": "staff login required"}})
 def history(station_id: str, kind: Literal["reps", "sets", "holds"], svc: ServicesDep, _: StaffDep,
-            since: Annotated[float | None, Query(ge=0, le=1e10, description="Unix seconds, station clock")] = None,
+            since: Annotated[float | None, Query(ge=0, le=1e10, description="Unix seconds")] = None,
             until: Annotated[float | None, Query(ge=0, le=1e10)] = None,
             format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:
     _existing(svc, station_id)
@@ -269,5 +270,4 @@ def history(station_id: str, kind: Literal["reps", "sets", "holds"], svc: Servic
 
 
 def _json(rows: list[dict]) -> str:
-    import json
     return json.dumps({"items": rows, "count": len(rows)})

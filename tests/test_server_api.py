@@ -69,7 +69,8 @@ def test_missing_or_wrong_tokens_get_401_and_store_nothing(env, header):
 def test_a_token_with_the_right_id_and_a_wrong_secret_is_refused(env):
     client, store, (mat1, _) = env
     forged = mat1.token[:-4] + ("AAAA" if not mat1.token.endswith("AAAA") else "BBBB")
-    assert client.post("/api/v1/events", json={"events": [rep_event()]}, headers=auth(forged)).status_code == 401
+    r = client.post("/api/v1/events", json={"events": [rep_event()]}, headers=auth(forged))
+    assert r.status_code == 401
     assert store.count_events("rep") == 0
 
 
@@ -98,7 +99,8 @@ def test_heartbeat_and_registration_answer_with_the_station_config(env):
            "width": 1280, "height": 720}
     r = client.post("/api/v1/register", json=reg, headers=auth(mat1.token))
     assert r.status_code == 200
-    assert r.json() == {"station_id": mat1.station_id, "name": "Mat 1", "mat_region": [100.0, 300.0, 1200.0, 700.0]}
+    assert r.json() == {"station_id": mat1.station_id, "name": "Mat 1",
+                        "mat_region": [100.0, 300.0, 1200.0, 700.0]}
     r = client.post("/api/v1/heartbeat", json=heartbeat(backlog=7), headers=auth(mat1.token))
     assert r.status_code == 200
     station = store.station(mat1.station_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
 API_PREFIX = "/api/v1"
 
@@ -29,16 +29,36 @@ EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")]
 SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 ShortText = Annotated[str, StringConstraints(max_length=120)]
 # Wall clock, 2001-09-09 .. 2286-11-20: anything outside is a broken station clock.
-WallTime = Annotated[float, Field(ge=1e9, le=1e10)]
-Seconds = Annotated[float, Field(ge=0, le=86_400)]
-StreamTime = Annotated[float, Field(ge=0, le=10 * 365 * 86_400)]
-Angle = Annotated[float, Field(ge=-360, le=360)]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]
-Index = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+def _not_bool_or_text(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number")
+    return value
+
+
+# Numbers are strict: true or "12" is not a number, whatever lax Python would make of it (a whole
+# number may still be written 3.0, as JSON Schema allows).
+Number = Annotated[float, Strict()]
+WHOLE = BeforeValidator(_not_bool_or_text)  # goes after the bounds, so the schema keeps them
+WallTime = Annotated[Number, Field(ge=1e9, le=1e10)]
+Seconds = Annotated[Number, Field(ge=0, le=86_400)]
+StreamTime = Annotated[Number, Field(ge=0, le=10 * 365 * 86_400)]
+Angle = Annotated[Number, Field(ge=-360, le=360)]
+Count = Annotated[int, Field(ge=0, le=1_000_000), WHOLE]
+Index = Annotated[int, Field(ge=1, le=1_000_000), WHOLE]
+
+
+def _type_required(schema: dict) -> None:
+    # An event's `type` has a default for the Python side, but on the wire it is the discriminator
+    # and must be sent, so the published schema says so.
+    if "type" in schema.get("properties", {}) and "type" not in schema.setdefault("required", []):
+        schema["required"].insert(0, "type")
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True,
+                              json_schema_extra=_type_required)
 
 
 class RepEvent(Wire):
@@ -60,7 +80,7 @@ class RepEvent(Wire):
     bottom_angle_deg: Angle
     min_knee_angle_deg: Angle
     faults: Annotated[list[Fault], Field(max_length=len(FAULTS))]
-    score: Annotated[int, Field(ge=0, le=100)]
+    score: Annotated[int, Field(ge=0, le=100), WHOLE]
     cue: ShortText
     # The member's personal end range so far (lowest elevation reached with a flat back).
     end_range_deg: Angle | None = None
@@ -76,7 +96,7 @@ class SetEvent(Wire):
     set_index: Index
     variant: Variant
     rep_count: Count
-    mean_score: Annotated[float, Field(ge=0, le=100)]
+    mean_score: Annotated[Number, Field(ge=0, le=100)]
     end_range_deg: Angle | None = None
 
 
@@ -90,7 +110,7 @@ class HoldEvent(Wire):
     variant: Variant
     duration_s: Seconds
     # Share of the held seconds with the back flat, when the station can see it.
-    flat_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    flat_share: Annotated[Number, Field(ge=0, le=1)] | None = None
 
 
 class MatEvent(Wire):
@@ -122,9 +142,9 @@ class BatchResult(Wire):
 
 class Heartbeat(Wire):
     at: WallTime
-    fps: Annotated[float, Field(ge=0, le=1000)]
-    cpu_temp_c: Annotated[float, Field(ge=-50, le=150)] | None = None
-    load_1m: Annotated[float, Field(ge=0, le=1000)] | None = None
+    fps: Annotated[Number, Field(ge=0, le=1000)]
+    cpu_temp_c: Annotated[Number, Field(ge=-50, le=150)] | None = None
+    load_1m: Annotated[Number, Field(ge=0, le=1000)] | None = None
     camera: CameraState
     software_version: ShortText
     model_versions: Annotated[dict[ShortText, ShortText], Field(max_length=8)] = {}
@@ -138,14 +158,13 @@ class Registration(Wire):
     hostname: ShortText
     software_version: ShortText
     model_versions: Annotated[dict[ShortText, ShortText], Field(max_length=8)] = {}
-    width: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    height: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    width: Annotated[int, Field(ge=1, le=10_000), WHOLE] | None = None
+    height: Annotated[int, Field(ge=1, le=10_000), WHOLE] | None = None
 
 
-MatRegion = tuple[
-    Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)],
-    Annotated[float, Field(ge=0, le=10_000)], Annotated[float, Field(ge=0, le=10_000)],
-]
+# x1, y1, x2, y2 in image pixels. A list of four rather than a tuple: a tuple's JSON schema
+# (positional items) is not valid OpenAPI 3.1 as FastAPI emits it.
+MatRegion = Annotated[list[Annotated[Number, Field(ge=0, le=10_000)]], Field(min_length=4, max_length=4)]
 
 
 class StationConfig(Wire):

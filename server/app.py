@@ -90,11 +90,24 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
+def _clip(value: object, limit: int) -> object:
+    return value[:limit] + "…" if isinstance(value, str) and len(value) > limit else value
+
+
+def _error(e: dict) -> dict:
+    # Pydantic puts some of the input into an error: an unknown field's name or a dict key in `loc`,
+    # an unknown discriminator tag in `msg` (and its ctx). Clip those so the input isn't echoed back.
+    msg = str(e.get("msg", ""))
+    for value in (e.get("ctx") or {}).values():
+        if isinstance(value, str) and len(value) > 40:
+            msg = msg.replace(value, str(_clip(value, 40)))
+    return {"loc": [_clip(p, 40) for p in e.get("loc", ())], "msg": _clip(msg, 300),
+            "type": e.get("type", "")}
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # Name the fields, never echo the (possibly huge or hostile) input back.
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-              for e in exc.errors()[:20]]
-    return JSONResponse({"detail": errors}, status_code=422)
+    return JSONResponse({"detail": [_error(e) for e in exc.errors()[:20]]}, status_code=422)
 
 
 def create_app(store: Store, settings: ServerSettings | None = None, clock: Clock = time.time) -> FastAPI:
@@ -104,9 +117,11 @@ def create_app(store: Store, settings: ServerSettings | None = None, clock: Cloc
     app = FastAPI(title="MatCoach server", version=api.SOFTWARE_VERSION)
     app.state.services = Services(store=store, settings=settings, clock=clock)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.include_router(api.router)
-    app.include_router(staff.router)
-    app.include_router(wall.router)
+    body_errors: dict[int | str, dict] = {400: {"description": "the body is not JSON"},
+                                          413: {"description": "the body is over the size limit"}}
+    app.include_router(api.router, responses=body_errors)
+    app.include_router(staff.router, responses=body_errors)
+    app.include_router(wall.router, responses={404: {"description": "no such wall screen"}})
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

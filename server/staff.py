@@ -150,7 +150,7 @@ def status_page(request: Request, svc: ServicesDep) -> Response:
     return _page(request, svc, login)
 
 
-@router.get("/staff/api/stations")
+@router.get("/staff/api/stations", responses={401: {"description": "staff login required"}})
 def stations_json(svc: ServicesDep, _: StaffDep) -> list[dict]:
     now = svc.clock()
     return [station_status(svc, s, now) for s in svc.store.stations()]
@@ -194,7 +194,7 @@ def set_mat_region(station_id: str, svc: ServicesDep, _: WriteDep,
     if region.strip():
         try:
             parts = tuple(float(p) for p in region.replace(" ", "").split(","))
-            value = StationConfig(station_id=station_id, name="-", mat_region=parts).mat_region  # type: ignore[arg-type]
+            value = StationConfig(station_id=station_id, name="-", mat_region=list(parts)).mat_region
         except (ValueError, ValidationError) as exc:
             raise HTTPException(422, "mat region is four numbers x1,y1,x2,y2 in image pixels") from exc
         if value is None or value[0] >= value[2] or value[1] >= value[3]:
@@ -251,7 +251,8 @@ def _is_number(text: str) -> bool:
 
 
 @router.get(API_PREFIX + "/history/{station_id}/{kind}",
-            responses={200: {"content": {"text/csv": {}}}, 401: {"description": "staff login required"}})
+            responses={200: {"content": {"text/csv": {}}}, 401: {"description": "staff login required"},
+                       404: {"description": "no such station"}})
 def history(station_id: str, kind: Literal["reps", "sets", "holds"], svc: ServicesDep, _: StaffDep,
             since: Annotated[float | None, Query(ge=0, le=1e10, description="Unix seconds")] = None,
             until: Annotated[float | None, Query(ge=0, le=1e10)] = None,

@@ -113,7 +113,7 @@ def _station(row: sqlite3.Row) -> Station:
     return Station(
         id=row["id"], name=row["name"], wall_key=row["wall_key"], created_at=row["created_at"],
         token_id=row["token_id"], token_hash=row["token_hash"],
-        mat_region=tuple(region) if region else None,
+        mat_region=list(region) if region else None,
         registration=json.loads(row["registration"]) if row["registration"] else None,
         heartbeat=json.loads(row["heartbeat"]) if row["heartbeat"] else None,
         heartbeat_at=row["heartbeat_at"],

@@ -55,7 +55,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and not declared.isdigit():
+            await self._refuse(send, 400, "Content-Length is not a number")
+            return
+        if declared is not None and (len(declared) > 18 or int(declared) > self.max_bytes):
             await self._refuse(send)
             return
         chunks: list[bytes] = []
@@ -84,9 +87,10 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+    async def _refuse(self, send: Send, status: int = 413, detail: str = "") -> None:
+        detail = detail or f"request body over {self.max_bytes} bytes"
+        response = JSONResponse({"detail": detail}, status_code=status)
+        await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
 

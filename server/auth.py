@@ -65,10 +65,11 @@ def hash_password(password: str, n: int = SCRYPT_N) -> str:
     return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(key).decode()}"
 
 
-def verify_password(password: str, stored: str | None) -> bool:
+def verify_password(password: str, stored: str | None, cost: int = SCRYPT_N) -> bool:
     if stored is None:
-        # Unknown user: spend the same time, so response time doesn't reveal which names exist.
-        hash_password(password)
+        # Unknown user: spend the same time (at the configured cost), so response time doesn't
+        # reveal which names exist.
+        hash_password(password, n=cost)
         return False
     try:
         scheme, n, r, p, salt, key = stored.split("$")

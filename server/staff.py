@@ -46,11 +46,21 @@ def staff_login(request: Request, svc: ServicesDep) -> Login:
     return login
 
 
-def checked_write(request: Request, login: Annotated[Login, Depends(staff_login)],
+def _same_origin(request: Request, svc: Services, origin: str) -> bool:
+    host = request.headers.get("host", "")
+    allowed = {f"{request.url.scheme}://{host}"}
+    if svc.settings.secure_cookies:
+        # Served over HTTPS by a reverse proxy: the app itself sees plain http (no proxy headers are
+        # trusted), while the browser's Origin says https.
+        allowed.add(f"https://{host}")
+    return origin in allowed
+
+
+def checked_write(request: Request, svc: ServicesDep, login: Annotated[Login, Depends(staff_login)],
                   csrf: Annotated[str, Form(max_length=200)] = "") -> Login:
     """A state-changing staff request: the login's CSRF token must come with the form."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+    if origin is not None and not _same_origin(request, svc, origin):
         raise HTTPException(403, "cross-site request refused")
     if not hmac.compare_digest(csrf.encode(), login.csrf.encode()):
         raise HTTPException(403, "missing or stale form token; reload the page")
@@ -109,11 +119,13 @@ def login(request: Request, svc: ServicesDep,
         return templates.TemplateResponse(
             request, "login.html", {"error": f"Too many failed logins. Try again in {int(wait) + 1} s."},
             status_code=429, headers={"Retry-After": str(int(wait) + 1)})
-    if not verify_password(password, svc.store.staff_password_hash(username)):
+    if not verify_password(password, svc.store.staff_password_hash(username), svc.settings.password_cost):
         svc.throttle.failed(keys, now)
         return templates.TemplateResponse(request, "login.html", {"error": "Wrong username or password."},
                                           status_code=401)
-    svc.throttle.succeeded(keys)
+    # Only the account's own count is cleared: a colleague logging in from the same address must
+    # not wipe the failures of someone guessing other accounts from it.
+    svc.throttle.succeeded(keys[1:])
     svc.store.purge_logins(now)
     cookie = secrets.token_urlsafe(32)
     svc.store.add_login(hash_secret(cookie), username, secrets.token_urlsafe(32),
@@ -134,12 +146,13 @@ def logout(request: Request, svc: ServicesDep, _: WriteDep) -> Response:
 
 # --- status page ----------------------------------------------------------------------------------
 
-def _page(request: Request, svc: Services, login: Login, **extra: object) -> HTMLResponse:
+def _page(request: Request, svc: Services, login: Login, status_code: int = 200,
+          **extra: object) -> HTMLResponse:
     now = svc.clock()
     rows = [station_status(svc, s, now) for s in svc.store.stations()]
     return templates.TemplateResponse(request, "status.html", {
         "stations": rows, "login": login, "version": SOFTWARE_VERSION,
-        "offline_after_s": svc.settings.offline_after_s, **extra})
+        "offline_after_s": svc.settings.offline_after_s, **extra}, status_code=status_code)
 
 
 @router.get("/staff", response_class=HTMLResponse, include_in_schema=False)
@@ -169,24 +182,24 @@ def add_station(request: Request, svc: ServicesDep, login: WriteDep,
     try:
         station, token = admin.add_station(svc.store, name, svc.clock())
     except admin.AdminError as exc:
-        return _page(request, svc, login, error=str(exc))
+        return _page(request, svc, login, status_code=422, error=str(exc))
     return _page(request, svc, login, new_token={"station": station.name, "token": token})
 
 
-@router.post("/staff/stations/{station_id}/name", include_in_schema=False)
-async def rename(station_id: str, svc: ServicesDep, _: WriteDep,
+@router.post("/staff/stations/{station_id}/name", response_class=HTMLResponse, include_in_schema=False)
+async def rename(station_id: str, request: Request, svc: ServicesDep, login: WriteDep,
                  name: Annotated[str, Form(max_length=200)]) -> Response:
     _existing(svc, station_id)
     try:
         svc.store.rename(station_id, admin.clean_name(name))
     except admin.AdminError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        return _page(request, svc, login, status_code=422, error=str(exc))
     await push_wall(svc, station_id)
     return RedirectResponse("/staff", status_code=303)
 
 
-@router.post("/staff/stations/{station_id}/mat-region", include_in_schema=False)
-def set_mat_region(station_id: str, svc: ServicesDep, _: WriteDep,
+@router.post("/staff/stations/{station_id}/mat-region", response_class=HTMLResponse, include_in_schema=False)
+def set_mat_region(station_id: str, request: Request, svc: ServicesDep, login: WriteDep,
                    region: Annotated[str, Form(max_length=200)] = "") -> Response:
     """`x1,y1,x2,y2` in image pixels, or empty to go back to estimating it from the member."""
     _existing(svc, station_id)
@@ -195,10 +208,13 @@ def set_mat_region(station_id: str, svc: ServicesDep, _: WriteDep,
         try:
             parts = tuple(float(p) for p in region.replace(" ", "").split(","))
             value = StationConfig(station_id=station_id, name="-", mat_region=list(parts)).mat_region
-        except (ValueError, ValidationError) as exc:
-            raise HTTPException(422, "mat region is four numbers x1,y1,x2,y2 in image pixels") from exc
+        except (ValueError, ValidationError):
+            value = None
+            error = "The mat region is four numbers x1,y1,x2,y2 in image pixels, from 0 to 10000."
+        else:
+            error = "The mat region needs x1 < x2 and y1 < y2."
         if value is None or value[0] >= value[2] or value[1] >= value[3]:
-            raise HTTPException(422, "mat region needs x1 < x2 and y1 < y2")
+            return _page(request, svc, login, status_code=422, error=error)
     svc.store.set_mat_region(station_id, value)
     return RedirectResponse("/staff", status_code=303)
 
@@ -238,8 +254,9 @@ def _csv_cell(value: object) -> str:
     if isinstance(value, list):
         value = ";".join(map(str, value))
     text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
+    # A cell starting with = + - @ would run as a formula in a spreadsheet
+    # (OWASP's list: tab and carriage return too.)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
 
 
 def _is_number(text: str) -> bool:

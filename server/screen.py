@@ -73,5 +73,8 @@ def wall_snapshot(store: Store, station: Station, now: float, rest_after_s: floa
         "mode": mode,
         "mat": mat_state,
         "rest_after_s": rest_after_s,
+        # The screen goes back to idle by itself this long after the last rep once the mat is empty
+        # (no event arrives to push that change).
+        "summary_after_leaving_s": SUMMARY_AFTER_LEAVING_S,
         "session": session,
     }

@@ -92,6 +92,14 @@ class LiveServer:
                 self.proc.wait()
 
 
+def count_stored(db: Path, kind: str = "rep") -> int:
+    store = open_store(str(db))
+    try:
+        return store.count_events(kind)
+    finally:
+        store.close()
+
+
 def write_server_config(path: Path, **settings: object) -> Path:
     lines = ["[server]"] + [f"{k} = {v!r}".replace("'", '"').replace("True", "true").replace("False", "false")
                             for k, v in settings.items()]

@@ -8,29 +8,13 @@ import pytest
 from edge.outbox import Outbox
 from edge.uplink import LinkDown, Uplink
 from matcoach.wire import RepEvent
-from server.store import open_store
-from tests.servers import LiveServer, provision, rep_event, write_server_config
+from tests.servers import count_stored, rep_event
 
 
 def reps(n: int, session: str = "s1") -> list[RepEvent]:
     return [RepEvent.model_validate(rep_event(session_id=session, rep_index=i + 1)) for i in range(n)]
 
 
-def stored_reps(db) -> int:
-    store = open_store(str(db))
-    try:
-        return store.count_events("rep")
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def gym(tmp_path):
-    db = tmp_path / "server.db"
-    (mat,) = provision(db, ["Mat 1"])
-    server = LiveServer(db, write_server_config(tmp_path / "server.toml"))
-    yield server, mat, db
-    server.stop()
 
 
 def test_the_outbox_survives_a_restart_in_order_and_ignores_a_requeued_event(tmp_path):
@@ -54,7 +38,7 @@ def test_events_queued_while_the_server_is_down_arrive_once_when_it_is_back(gym,
     assert box.backlog() == 30
     server.start()
     assert link.send_pending() == 30
-    assert box.backlog() == 0 and stored_reps(db) == 30
+    assert box.backlog() == 0 and count_stored(db) == 30
 
 
 def test_a_resend_after_a_lost_reply_is_not_stored_twice(gym, tmp_path):
@@ -67,7 +51,7 @@ def test_a_resend_after_a_lost_reply_is_not_stored_twice(gym, tmp_path):
     box = Outbox(tmp_path / "outbox.db")
     box.put(events)
     assert Uplink(server.url, mat.token, box).send_pending() == 3
-    assert box.backlog() == 0 and stored_reps(db) == 3
+    assert box.backlog() == 0 and count_stored(db) == 3
 
 
 def test_an_event_the_server_refuses_for_good_is_set_aside_and_the_rest_go_through(gym, tmp_path):
@@ -82,7 +66,7 @@ def test_an_event_the_server_refuses_for_good_is_set_aside_and_the_rest_go_throu
     assert Uplink(server.url, mat.token, box).send_pending() == 3
     assert box.backlog() == 0
     assert [event_id for event_id, _ in box.rejected()] == [events[1].id]
-    assert stored_reps(db) == 4  # the three plus the clashing one that was there first
+    assert count_stored(db) == 4  # the three plus the clashing one that was there first
 
 
 def test_a_refused_token_keeps_every_event_queued(gym, tmp_path):

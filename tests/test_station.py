@@ -7,12 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from edge.analysis import analyze_frames
 from edge.trace import read_trace
 from server.store import open_store
-from tests.servers import LiveServer, provision, write_server_config
+from tests.servers import count_stored
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "session.jsonl"
 SPEED = 25.0  # the 173 s sample session in about 7 s
@@ -37,21 +35,6 @@ def run_station(config: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stored(db: Path, kind: str = "rep") -> int:
-    store = open_store(str(db))
-    try:
-        return store.count_events(kind)
-    finally:
-        store.close()
-
-
-@pytest.fixture
-def gym(tmp_path):
-    db = tmp_path / "server.db"
-    (mat,) = provision(db, ["Mat 1"])
-    server = LiveServer(db, write_server_config(tmp_path / "server.toml"))
-    yield server, mat, db
-    server.stop()
 
 
 def test_a_replayed_session_ends_on_the_server_with_exactly_its_reps(gym, tmp_path):
@@ -60,7 +43,7 @@ def test_a_replayed_session_ends_on_the_server_with_exactly_its_reps(gym, tmp_pa
     proc = run_station(station_config(tmp_path, server.url, mat.token))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert stored(db) == expected_reps() > 0
+    assert count_stored(db) == expected_reps() > 0
     store = open_store(str(db))
     station = store.station(mat.station_id)
     store.close()
@@ -75,7 +58,7 @@ def test_a_server_that_comes_back_mid_session_gets_every_rep_once(gym, tmp_path)
     server.start()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert stored(db) == expected_reps()
+    assert count_stored(db) == expected_reps()
 
 
 def test_a_bad_station_config_is_one_line(tmp_path):

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (station_id, type, at);
 CREATE INDEX IF NOT EXISTS events_by_session ON events (station_id, session_id, seq);
+CREATE INDEX IF NOT EXISTS events_latest ON events (station_id, type, seq);
 CREATE INDEX IF NOT EXISTS events_by_arrival ON events (station_id, type, received_at);
 CREATE TABLE IF NOT EXISTS staff (
     username TEXT PRIMARY KEY,

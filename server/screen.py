@@ -12,6 +12,9 @@ from server.store import Station, Store, StoredEvent
 
 # Tiles on the screen: the member's current set plus enough history to read from across the room.
 MAX_TILES = 15
+# A person's session is tens of events (the guide's 2-3 sets of 10-15 reps, a hold or two); reading
+# only the newest this many keeps every push cheap even if a faulty station floods one session.
+MAX_SESSION_EVENTS = 500
 # After the member leaves, their summary stays up this long before the idle screen returns.
 SUMMARY_AFTER_LEAVING_S = 30.0
 
@@ -56,7 +59,9 @@ def wall_snapshot(store: Store, station: Station, now: float, rest_after_s: floa
             or now - mat.received_at < SUMMARY_AFTER_LEAVING_S):
         # No one on the mat (or a station that sends no mat events): keep the last session up a while.
         session_id = last_rep.session_id
-    session = _session_view(store.session_events(station.id, session_id)) if session_id else None
+    session = None
+    if session_id:
+        session = _session_view(store.session_events(station.id, session_id, MAX_SESSION_EVENTS))
 
     if mat_state == "empty" and (session is None or session["last_rep"] is None
                                  or now - session["last_rep_received_at"] > SUMMARY_AFTER_LEAVING_S):

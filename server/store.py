@@ -247,10 +247,11 @@ class SqliteStore:
                            " ORDER BY seq DESC LIMIT 1", (station_id, kind))
         return _event(rows[0]) if rows else None
 
-    def session_events(self, station_id: str, session_id: str) -> list[StoredEvent]:
+    def session_events(self, station_id: str, session_id: str, limit: int) -> list[StoredEvent]:
+        """The last `limit` events of a member's session, oldest first."""
         rows = self._query("SELECT * FROM events WHERE station_id = ? AND session_id = ?"
-                           " ORDER BY seq", (station_id, session_id))
-        return [_event(r) for r in rows]
+                           " ORDER BY seq DESC LIMIT ?", (station_id, session_id, limit))
+        return [_event(r) for r in reversed(rows)]
 
     def count_events(self, kind: str, station_id: str | None = None, received_since: float = 0.0) -> int:
         if station_id is None:

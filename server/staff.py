@@ -242,6 +242,7 @@ HISTORY_COLUMNS = {
     "sets": ["at", "session_id", "set_index", "variant", "rep_count", "mean_score", "end_range_deg"],
     "holds": ["at", "session_id", "variant", "duration_s", "flat_share"],
 }
+MAX_HISTORY = 10_000
 _KIND_TYPE = {"reps": "rep", "sets": "set", "holds": "hold"}
 
 
@@ -273,19 +274,22 @@ def _is_number(text: str) -> bool:
 def history(station_id: str, kind: Literal["reps", "sets", "holds"], svc: ServicesDep, _: StaffDep,
             since: Annotated[float | None, Query(ge=0, le=1e10, description="Unix seconds")] = None,
             until: Annotated[float | None, Query(ge=0, le=1e10)] = None,
-            format: Annotated[Literal["json", "csv"], Query()] = "json") -> Response:
+            format: Annotated[Literal["json", "csv"], Query()] = "json",
+            limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = MAX_HISTORY) -> Response:
+    """Oldest first. When more than `limit` match, the answer says `truncated` (JSON) or carries
+    `X-Truncated: true` (CSV): ask again with `since` set to the last row's `at`."""
     _existing(svc, station_id)
-    rows = [_row(e) for e in svc.store.events(station_id, _KIND_TYPE[kind], since, until)]
+    rows = [_row(e) for e in svc.store.events(station_id, _KIND_TYPE[kind], since, until, limit + 1)]
+    truncated = len(rows) > limit
+    rows = rows[:limit]
     if format == "json":
-        return Response(_json(rows), media_type="application/json")
+        return Response(json.dumps({"items": rows, "count": len(rows), "truncated": truncated}),
+                        media_type="application/json")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HISTORY_COLUMNS[kind])
     for row in rows:
         writer.writerow([_csv_cell(row.get(c)) for c in HISTORY_COLUMNS[kind]])
     return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{station_id}-{kind}.csv"'})
-
-
-def _json(rows: list[dict]) -> str:
-    return json.dumps({"items": rows, "count": len(rows)})
+        "Content-Disposition": f'attachment; filename="{station_id}-{kind}.csv"',
+        "X-Truncated": "true" if truncated else "false"})

@@ -485,3 +485,17 @@ def test_history_needs_a_login_a_known_station_and_a_known_kind(history):
     history.client.cookies.clear()
     assert history.client.get(ok).status_code == 401
     assert history.client.get(ok, params={"format": "csv"}).status_code == 401
+
+
+def test_a_history_longer_than_the_limit_says_it_was_cut(env):
+    client, mat = env.client, env.mat
+    auth = {"Authorization": f"Bearer {mat.token}"}
+    reps = [rep_event(rep_index=i, at=1_790_000_000.0 + i) for i in range(1, 6)]
+    assert client.post("/api/v1/events", json={"events": reps}, headers=auth).status_code == 200
+    log_in(client)
+    url = f"/api/v1/history/{mat.station_id}/reps"
+    page = client.get(url, params={"limit": 3}).json()
+    assert page["count"] == 3 and page["truncated"] is True
+    rest = client.get(url, params={"limit": 3, "since": page["items"][-1]["at"] + 0.5}).json()
+    assert [r["rep_index"] for r in rest["items"]] == [4, 5] and rest["truncated"] is False
+    assert client.get(url, params={"limit": 3, "format": "csv"}).headers["x-truncated"] == "true"

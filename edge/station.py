@@ -14,7 +14,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,6 +37,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
 class SourceSettings(_Strict):
     # Replay of a keypoint trace (no pose model): demos, tests, and re-running a recorded session.
     kind: Literal["trace"] = "trace"
@@ -45,12 +48,26 @@ class SourceSettings(_Strict):
     speed: float = Field(1.0, gt=0, le=100)
 
 
+class CameraSettings(_Strict):
+    """Frames through the pose model: the Pi camera, a camera by index, or a video file played as a
+    camera would deliver it."""
+
+    kind: Literal["picamera2", "device", "video"]
+    path: Path | None = None  # the video file
+    device: int = Field(0, ge=0)
+    loop: bool = True  # a video file starts again at its end (a camera never ends)
+    crop_model: Path = MODELS / "yolo11n-pose-320-int8.onnx"
+    scan_model: Path = MODELS / "yolo11n-pose-640.onnx"
+    scan_every_s: float = Field(2.0, gt=0)
+    threads: int = Field(2, ge=1, le=8)
+
+
 class StationSettings(_Strict):
     server_url: str = Field(pattern=r"^https?://")
     token: str = Field(min_length=8)
     outbox: Path = Path("station-outbox.db")
     heartbeat_s: float = Field(5.0, gt=0)
-    source: SourceSettings
+    source: Annotated[SourceSettings | CameraSettings, Field(discriminator="kind")]
     analysis: AnalysisConfig = AnalysisConfig()
 
 
@@ -105,11 +122,15 @@ class Station:
     def __init__(self, settings: StationSettings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
+        # Models first: a station that can't load them fails before it opens anything else.
+        src = settings.source
+        self._runner = self._load_models(src) if isinstance(src, CameraSettings) else None
         self.outbox = Outbox(settings.outbox)
         self.uplink = Uplink(settings.server_url, settings.token, self.outbox)
         self.stop = threading.Event()
         self._wake = threading.Event()
-        self.camera: CameraState = "replay"
+        live = isinstance(settings.source, CameraSettings)
+        self.camera: CameraState = "reopening" if live else "replay"
         self.fps = 0.0
         self.frames = 0
         self.last_error: str | None = None
@@ -132,10 +153,53 @@ class Station:
                 self.uplink.last_error = str(exc)
             self.stop.wait(self.settings.heartbeat_s)
 
+    @staticmethod
+    def _load_models(src: CameraSettings):  # -> CropRunner; pose stack imported only for cameras
+        from edge.pose import OnnxPoseBackend
+        from edge.runner import CropRunner
+
+        if src.kind == "video" and src.path is None:
+            raise StationConfigError("source.path: a video source needs the file's path")
+        return CropRunner(OnnxPoseBackend(src.crop_model, threads=src.threads),
+                          OnnxPoseBackend(src.scan_model, threads=src.threads), src.scan_every_s)
+
+    def _camera_frames(self, src: CameraSettings) -> Iterator[PoseFrame]:
+        from edge.camera import OpenCVSource, Picamera2Source
+        from edge.capture import LatestFrame
+
+        def open_source():
+            if src.kind == "picamera2":
+                return Picamera2Source()
+            return OpenCVSource(src.path if src.kind == "video" else src.device)
+
+        capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()
+        try:
+            while not self.stop.is_set():
+                frame = capture.get(timeout=1.0)
+                self.camera = capture.state
+                self.last_error = capture.last_error if capture.state != "ok" else None
+                if frame is not None:
+                    yield PoseFrame(frame.t, tuple(self._runner.infer(frame.t, frame.image)))
+                elif capture.state == "stopped":
+                    return
+        finally:
+            capture.stop()
+
     def _pipeline(self) -> None:
         src = self.settings.source
-        header, frames = replay(src.path, self.stop, src.speed, src.loop)
-        analyzer = Analyzer.for_trace(header, self.settings.analysis)
+        if isinstance(src, SourceSettings):
+            header, frames = replay(src.path, self.stop, src.speed, src.loop)
+
+            def new_analyzer() -> Analyzer:
+                return Analyzer.for_trace(header, self.settings.analysis)
+        else:
+            frames = self._camera_frames(src)
+
+            def new_analyzer() -> Analyzer:
+                # The mat region staff set on the status page arrives with the heartbeat replies.
+                region = self.uplink.config.mat_region if self.uplink.config else None
+                return Analyzer(self.settings.analysis, mat_region=tuple(region) if region else None)
+        analyzer = new_analyzer()
         maker = EventMaker(self.clock)
         window: list[float] = []
         for frame in frames:
@@ -143,7 +207,7 @@ class Station:
             if analyzer.mat_state == "empty" and analyzer.session.set_index:
                 # The member left: finish their session; the next person starts afresh.
                 events += maker.after_frame(analyzer, analyzer.drain())
-                analyzer = Analyzer.for_trace(header, self.settings.analysis)
+                analyzer = new_analyzer()
             self._queue(events)
             self.frames += 1
             now = time.monotonic()

@@ -168,7 +168,12 @@ def cmd_station(args: argparse.Namespace) -> int:
     from edge.station import Station, StationConfigError, load_station_settings
 
     try:
-        station = Station(load_station_settings(args.config))
+        settings = load_station_settings(args.config)
+        if settings.source.kind == "trace":
+            station = Station(settings)
+        else:
+            with _video_input():
+                station = Station(settings)
     except (StationConfigError, OutboxError) as exc:
         raise CliError(str(exc)) from None
     # SIGTERM (systemd stop) ends the run like Ctrl-C: queued events stay on disk for the next start.

@@ -1,0 +1,98 @@
+"""`matcoach station` on frames through the pose model: the real sports2d clip played as a camera,
+a camera that disappears and comes back, and a model that can't be loaded."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server.store import open_store
+
+FOOTAGE = Path(__file__).resolve().parent.parent / "models" / "footage" / "demo.mp4"
+
+pytestmark = pytest.mark.footage
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    if not FOOTAGE.is_file():
+        pytest.fail(f"{FOOTAGE} is missing: run `bash models/fetch_footage.sh` first")
+    return Path(shutil.copy(FOOTAGE, tmp_path / "camera.mp4"))
+
+
+def config(tmp_path: Path, url: str, token: str, video: Path, loop: bool, model: str | None = None) -> Path:
+    lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
+             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "[station.source]",
+             'kind = "video"', f'path = "{video}"', f"loop = {'true' if loop else 'false'}"]
+    if model:
+        lines.append(f'crop_model = "{model}"')
+    path = tmp_path / "station.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def heartbeat(db: Path, station_id: str) -> dict:
+    store = open_store(str(db))
+    try:
+        return store.station(station_id).heartbeat or {}
+    finally:
+        store.close()
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_clip_runs_through_the_pose_model_and_the_station_reports_its_fps(gym, tmp_path, clip):
+    server, mat, db = gym
+    server.start()
+    proc = subprocess.run([sys.executable, "-m", "matcoach", "station", "--config",
+                           str(config(tmp_path, server.url, mat.token, clip, loop=False))],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    beat = heartbeat(db, mat.station_id)
+    assert beat["fps"] > 0 and beat["camera"] in ("ok", "stopped")
+
+
+def test_a_camera_that_disappears_is_picked_up_again_without_a_restart(gym, tmp_path, clip):
+    server, mat, db = gym
+    server.start()
+    spare = shutil.copy(clip, tmp_path / "spare.mp4")
+    proc = subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config",
+                             str(config(tmp_path, server.url, mat.token, clip, loop=True))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30)
+        clip.unlink()  # the camera is unplugged: the clip plays out, then it can't be reopened
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") in ("reopening", "missing"), 30)
+        assert "no such file" in heartbeat(db, mat.station_id)["last_error"]
+        shutil.copy(spare, clip)
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30)
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 10)
+        assert proc.poll() is None  # the same process all along
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
+def test_a_pose_model_that_cannot_be_loaded_is_one_line(gym, tmp_path, clip):
+    server, mat, _ = gym
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    proc = subprocess.run([sys.executable, "-m", "matcoach", "station", "--config",
+                           str(config(tmp_path, server.url, mat.token, clip, loop=False, model=str(broken)))],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "broken.onnx" in proc.stderr

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edge.analysis import Analyzer
 from edge.config import AnalysisConfig
 from edge.events import EventMaker
+from edge.health import Health, sd_notify, serve_health
 from edge.outbox import Outbox
 from edge.people import PoseFrame
 from edge.trace import TraceHeader, read_trace
@@ -67,6 +68,9 @@ class StationSettings(_Strict):
     token: str = Field(min_length=8)
     outbox: Path = Path("station-outbox.db")
     heartbeat_s: float = Field(5.0, gt=0)
+    # Local health endpoint for deploy checks (0 = off), and how long the pipeline may stand still.
+    health_port: int = Field(8421, ge=0, le=65535)
+    stall_after_s: float = Field(10.0, gt=0)
     source: Annotated[SourceSettings | CameraSettings, Field(discriminator="kind")]
     analysis: AnalysisConfig = AnalysisConfig()
 
@@ -134,6 +138,22 @@ class Station:
         self.fps = 0.0
         self.frames = 0
         self.last_error: str | None = None
+        self.health = Health(self._health_snapshot, settings.stall_after_s)
+
+    def _health_snapshot(self) -> dict:
+        return {"camera": self.camera, "fps": round(self.fps, 2), "frames": self.frames,
+                "backlog": self.outbox.backlog(), "last_error": self.last_error or self.uplink.last_error,
+                "version": __version__}
+
+    def _watchdog(self) -> None:
+        """READY once running, then WATCHDOG=1 at half the unit's WatchdogSec while the pipeline is alive."""
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        period = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else 1.0
+        sd_notify("READY=1")
+        while not self.stop.wait(period):
+            if self.health.alive():
+                sd_notify(f"WATCHDOG=1\nSTATUS=camera {self.camera}, {self.fps:.1f} fps, "
+                          f"backlog {self.outbox.backlog()}")
 
     def _heartbeat(self) -> Heartbeat:
         return Heartbeat(at=self.clock(), fps=round(self.fps, 2), cpu_temp_c=_cpu_temp_c(),
@@ -176,6 +196,7 @@ class Station:
         try:
             while not self.stop.is_set():
                 frame = capture.get(timeout=1.0)
+                self.health.tick()
                 self.camera = capture.state
                 self.last_error = capture.last_error if capture.state != "ok" else None
                 if frame is not None:
@@ -209,6 +230,7 @@ class Station:
                 events += maker.after_frame(analyzer, analyzer.drain())
                 analyzer = new_analyzer()
             self._queue(events)
+            self.health.tick()
             self.frames += 1
             now = time.monotonic()
             window = [t for t in window if t > now - 2.0] + [now]
@@ -224,9 +246,16 @@ class Station:
     def run(self) -> None:
         """Run until the source ends (replay without loop) or `stop` is set."""
         threads = [threading.Thread(target=self.uplink.run, args=(self.stop, self._wake), daemon=True),
-                   threading.Thread(target=self._heartbeats, daemon=True)]
+                   threading.Thread(target=self._heartbeats, daemon=True),
+                   threading.Thread(target=self._watchdog, daemon=True)]
         for t in threads:
             t.start()
+        http = None
+        if self.settings.health_port:
+            try:
+                http = serve_health(self.health, "127.0.0.1", self.settings.health_port)
+            except OSError as exc:  # a taken port costs the endpoint, never the station
+                self.last_error = f"health endpoint on port {self.settings.health_port}: {exc.strerror}"
         try:
             self._pipeline()
         finally:
@@ -238,5 +267,7 @@ class Station:
             self.stop.set()
             for t in threads:
                 t.join(timeout=10)
+            if http is not None:
+                http.shutdown()
             self.uplink.close()
             self.outbox.close()

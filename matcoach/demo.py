@@ -56,6 +56,7 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
     for i, (_, token) in enumerate(provisioned):
         runners.append(Station(StationSettings(
             server_url=base, token=token, outbox=workdir / f"outbox-{i + 1}.db", heartbeat_s=2.0,
+            health_port=0,
             source=SourceSettings(path=trace, loop=True, speed=speed))))
     threads = [threading.Thread(target=r.run, daemon=True) for r in runners]
     for t in threads:

@@ -24,7 +24,8 @@ def expected_reps() -> int:
 def station_config(tmp_path: Path, url: str, token: str) -> Path:
     path = tmp_path / "station.toml"
     lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
-             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.5", "[station.source]",
+             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.5", "health_port = 0",
+             "[station.source]",
              'kind = "trace"', f'path = "{SAMPLE}"', f"speed = {SPEED}"]
     path.write_text("\n".join(lines) + "\n")
     return path

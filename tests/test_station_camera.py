@@ -28,7 +28,8 @@ def clip(tmp_path) -> Path:
 
 def config(tmp_path: Path, url: str, token: str, video: Path, loop: bool, model: str | None = None) -> Path:
     lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
-             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "[station.source]",
+             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "health_port = 0",
+             "[station.source]",
              'kind = "video"', f'path = "{video}"', f"loop = {'true' if loop else 'false'}"]
     if model:
         lines.append(f'crop_model = "{model}"')

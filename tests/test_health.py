@@ -1,0 +1,78 @@
+"""The station tells systemd it is alive (sd_notify) and answers `/health` for deploy checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from edge.health import Health, serve_health
+from tests.servers import free_port
+from tests.test_station import station_config
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_a_pipeline_that_stops_going_round_is_stalled_and_health_says_503():
+    clock = Clock()
+    health = Health(lambda: {"camera": "ok"}, stall_after_s=10.0, clock=clock)
+    health.tick()
+    port = free_port()
+    server = serve_health(health, "127.0.0.1", port)
+    try:
+        assert health.alive() and get(f"http://127.0.0.1:{port}/health") == (
+            200, {"state": "ok", "pipeline_idle_s": 0.0, "camera": "ok"})
+        clock.t += 11
+        status, body = get(f"http://127.0.0.1:{port}/health")
+        assert not health.alive() and status == 503 and body["state"] == "stalled"
+        health.tick()
+        assert get(f"http://127.0.0.1:{port}/health")[0] == 200
+    finally:
+        server.shutdown()
+
+
+def test_a_running_station_notifies_systemd_and_reports_its_health(gym, tmp_path):
+    server, mat, _ = gym
+    server.start()
+    notify_path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(notify_path)
+    listener.settimeout(10)
+    port = free_port()
+    cfg = station_config(tmp_path, server.url, mat.token)
+    cfg.write_text(cfg.read_text().replace("health_port = 0", f"health_port = {port}"))
+    env = {**os.environ, "NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"}
+    proc = subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(cfg)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        messages = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(m.startswith("WATCHDOG=1") for m in messages):
+            messages.append(listener.recv(4096).decode())
+        assert messages[0] == "READY=1"
+        assert any(m.startswith("WATCHDOG=1") and "camera replay" in m for m in messages)
+        status, body = get(f"http://127.0.0.1:{port}/health")
+        assert status == 200 and body["state"] == "ok" and body["camera"] == "replay" and body["frames"] > 0
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+        listener.close()

@@ -9,6 +9,7 @@ input on a region around the mat or the tracked person, and map the results back
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,17 +216,28 @@ class OnnxPoseBackend:
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
         self.max_people = max_people
+        # Seconds spent per stage over this backend's life: what `matcoach bench` reports.
+        self.stage_s = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
 
     def infer(self, image_bgr: np.ndarray, roi: Roi | None = None) -> list[Person]:
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
             raise ValueError(f"expected an H×W×3 uint8 BGR image, got {image_bgr.shape} {image_bgr.dtype}")
+        t0 = time.perf_counter()
         padded, lb = letterbox(image_bgr, self.input_size, roi)
+        blob = to_blob(padded)
+        t1 = time.perf_counter()
         try:
-            (output,) = self._session.run(None, {self._input_name: to_blob(padded)})
+            (output,) = self._session.run(None, {self._input_name: blob})
         # Same pybind exception zoo as at load time; a model that loads but cannot run is just as broken.
         except Exception as exc:
             raise PoseError(f"{self.name}: inference failed: {_first_line(exc)}") from None
-        return decode(output, lb, image_bgr.shape, self.conf_threshold, self.iou_threshold, self.max_people)
+        t2 = time.perf_counter()
+        people = decode(output, lb, image_bgr.shape, self.conf_threshold, self.iou_threshold, self.max_people)
+        t3 = time.perf_counter()
+        self.stage_s["preprocess"] += t1 - t0
+        self.stage_s["inference"] += t2 - t1
+        self.stage_s["postprocess"] += t3 - t2
+        return people
 
 
 def _first_line(exc: BaseException) -> str:

@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8420, help="server port (another free one if taken)")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("bench", add_help=False,
+                       help="benchmark the live pipeline on a video against the 640 model (--help: options)")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("bench-server", add_help=False,
                        help="benchmark the server with N simulated stations on loopback (--help for options)")
     p.set_defaults(func=cmd_bench_server)
@@ -193,6 +197,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.stations < 1 or args.speed <= 0 or (args.duration is not None and args.duration <= 0):
         raise CliError("--stations, --speed and --duration must be positive")
     return run_demo(args.duration, args.stations, args.speed, args.port, args.browser)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import main as bench_main
+
+    return bench_main(args.rest)
 
 
 def cmd_bench_server(args: argparse.Namespace) -> int:
@@ -249,7 +259,7 @@ def _server_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args, rest = build_parser().parse_known_args(argv)
-    if args.command == "bench-server":
+    if args.command in ("bench", "bench-server"):
         args.rest = rest  # the benchmark parses its own options
     elif rest:
         build_parser().error(f"unrecognized arguments: {' '.join(rest)}")

@@ -24,15 +24,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge.people import HIPS, SHOULDERS, Person  # noqa: E402
+from edge import pose_check  # noqa: E402
+from edge.people import Person  # noqa: E402
 from edge.pose import OnnxPoseBackend, Roi, crop_around, expand_to_aspect  # noqa: E402
 
 FOOTAGE = ROOT / "models" / "footage" / "demo.mp4"
 BASELINE = "yolo11n-pose-640.onnx"
-# A baseline person counts when the 640 model is this sure; below it, missing them is no loss.
-PERSON_SCORE = 0.5
-KP_CONF = 0.5
-MATCH_IOU = 0.5
+PERSON_SCORE = pose_check.PERSON_SCORE
 
 
 @dataclass
@@ -51,33 +49,10 @@ class Result:
     missed: int = 0
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def torso(p: Person) -> float | None:
-    k = p.keypoints
-    if min(k[j, 2] for j in (*SHOULDERS, *HIPS)) <= KP_CONF:
-        return None
-    return float(np.linalg.norm(k[list(SHOULDERS), :2].mean(0) - k[list(HIPS), :2].mean(0)))
-
-
 def compare(base: list[Person], found: list[Person], res: Result) -> None:
-    for b in base:
-        match = max(found, key=lambda p: iou(b.bbox, p.bbox), default=None)
-        if match is None or iou(b.bbox, match.bbox) < MATCH_IOU:
-            res.missed += 1
-            continue
-        length = torso(b)
-        if not length:
-            continue
-        both = (b.keypoints[:, 2] > KP_CONF) & (match.keypoints[:, 2] > KP_CONF)
-        d = np.linalg.norm(b.keypoints[both, :2] - match.keypoints[both, :2], axis=1) / length
-        res.errors.extend(d.tolist())
+    missed, errors = pose_check.compare(base, found)
+    res.missed += missed
+    res.errors.extend(errors)
 
 
 def read_pairs(stride: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -116,7 +91,7 @@ def accuracy(cand: Candidate, pairs: list[tuple[np.ndarray, np.ndarray]], base_p
                 found = people
             elif people:
                 # A crop shows one person in full; others in it are cut off, and their own crop has them.
-                found.append(max(people, key=lambda q: iou(q.bbox, seed.bbox)))
+                found.append(max(people, key=lambda q: pose_check.iou(q.bbox, seed.bbox)))
         compare(now_people, found, res)
     return res
 

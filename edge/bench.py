@@ -1,0 +1,170 @@
+"""`matcoach bench`: the live pipeline on a video, measured against the plain 640×640 fp32 model on
+the whole frame, in the same run on the same frames.
+
+Pipeline = a decoder thread handing frames over (as the capture thread does) → pose at the station's
+operating point (`edge/runner.py`: 320 int8 crops around the people seen, a 640 whole-frame scan when
+nobody is followed and every `scan_every_s`) → the analysis. Every frame is processed (none dropped), so
+frames per second is throughput. The bare model call is the time inside onnxruntime for the same calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import resource
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge import pose_check
+from edge.analysis import Analyzer
+from edge.camera import OpenCVSource
+from edge.people import Person, PoseFrame
+from edge.pose import OnnxPoseBackend
+from edge.runner import CropRunner
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+FOOTAGE = MODELS / "footage" / "demo.mp4"
+
+
+def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float]]:
+    """(t, image, decode seconds) for each frame."""
+    with OpenCVSource(video) as source:
+        it = iter(source)
+        n = 0
+        while limit is None or n < limit:
+            t0 = time.perf_counter()
+            try:
+                t, image = next(it)
+            except StopIteration:
+                return
+            yield t, image, time.perf_counter() - t0
+            n += 1
+
+
+def _warm(backend: OnnxPoseBackend, image: np.ndarray) -> None:
+    for _ in range(3):
+        backend.infer(image)
+    backend.stage_s = dict.fromkeys(backend.stage_s, 0.0)
+
+
+def _reference(video: Path, limit: int | None, threads: int) -> tuple[list[list[Person]], float, int]:
+    """The 640 fp32 model on every whole frame: its sure people per frame, and its fps."""
+    base = OnnxPoseBackend(MODELS / "yolo11n-pose-640.onnx", threads=threads)
+    people, total, n = [], 0.0, 0
+    for i, (_, image, _) in enumerate(_frames(video, limit)):
+        if i == 0:
+            _warm(base, image)
+        t0 = time.perf_counter()
+        found = base.infer(image)
+        total += time.perf_counter() - t0
+        people.append([p for p in found if p.score >= pose_check.PERSON_SCORE])
+        n += 1
+    return people, n / total, n
+
+
+def _pipeline(video: Path, limit: int | None, threads: int, scan_every_s: float) -> dict:
+    crop = OnnxPoseBackend(MODELS / "yolo11n-pose-320-int8.onnx", threads=threads)
+    scan = OnnxPoseBackend(MODELS / "yolo11n-pose-640.onnx", threads=threads)
+    first = next(_frames(video, 1))[1]
+    _warm(crop, first)
+    _warm(scan, first)
+    runner = CropRunner(crop, scan, scan_every_s)
+    analyzer = Analyzer()
+    handoff: queue.Queue = queue.Queue(maxsize=4)
+    decode_s = [0.0]
+
+    def decode() -> None:
+        for t, image, spent in _frames(video, limit):
+            decode_s[0] += spent
+            handoff.put((t, image))
+        handoff.put(None)
+
+    found: list[list[Person]] = []
+    analysis_s = 0.0
+    threading.Thread(target=decode, daemon=True).start()
+    start = time.perf_counter()
+    while (item := handoff.get()) is not None:
+        t, image = item
+        people = runner.infer(t, image)
+        t0 = time.perf_counter()
+        analyzer.push(PoseFrame(t, tuple(people)))
+        analysis_s += time.perf_counter() - t0
+        found.append(people)
+    wall = time.perf_counter() - start
+    n = len(found)
+    stages = {k: crop.stage_s[k] + scan.stage_s[k] for k in crop.stage_s}
+    return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls),
+            "stage_ms": {"capture_decode": 1000 * decode_s[0] / n,
+                         **{k: 1000 * v / n for k, v in stages.items()},
+                         "analysis": 1000 * analysis_s / n},
+            "model_s": stages["inference"]}
+
+
+def run(video: Path, limit: int | None = None, threads: int = 2, scan_every_s: float = 2.0) -> dict:
+    reference, baseline_fps, _ = _reference(video, limit, threads)
+    pipe = _pipeline(video, limit, threads, scan_every_s)
+    missed, errors, ref_people = 0, [], 0
+    for ref, got in zip(reference, pipe["found"], strict=True):
+        m, e = pose_check.compare(ref, got)
+        missed += m
+        errors += e
+        ref_people += len(ref)
+    n = pipe["frames"]
+    pipeline_fps = n / pipe["wall_s"]
+    model_fps = n / pipe["model_s"]
+    return {
+        "video": str(video),
+        "frames": n,
+        "pipeline_fps": round(pipeline_fps, 2),
+        "model_fps": round(model_fps, 2),
+        "baseline_640_fps": round(baseline_fps, 2),
+        "pipeline_overhead": round(model_fps / pipeline_fps - 1, 3),
+        "speedup_vs_640": round(pipeline_fps / baseline_fps, 2),
+        "keypoint_error_torso": round(float(np.mean(errors)), 4) if errors else None,
+        "reference_people": ref_people,
+        "missed_people": missed,
+        "model_calls": pipe["calls"],
+        "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "threads": threads,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="matcoach bench", description=__doc__.splitlines()[0])
+    p.add_argument("--video", type=Path, default=FOOTAGE, help="video file (default: the sports2d clip)")
+    p.add_argument("--frames", type=int, help="only the first N frames")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--scan-every", type=float, default=2.0, help="seconds between whole-frame scans")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = p.parse_args(argv)
+    if not args.video.is_file():
+        print(f"matcoach: error: {args.video}: no such video (run `bash models/fetch_footage.sh`)",
+              file=sys.stderr)
+        return 2
+    r = run(args.video, args.frames, args.threads, args.scan_every)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"matcoach bench: {r['frames']} frames of {args.video.name}, onnxruntime {args.threads} threads; "
+          f"calls {r['model_calls']}")
+    print(f"{'stage':<16} {'ms/frame':>9}")
+    for stage, ms in r["stage_ms"].items():
+        note = "   (own thread, overlaps the rest)" if stage == "capture_decode" else ""
+        print(f"{stage:<16} {ms:>9.2f}{note}")
+    print(f"{'fps':<16} {'pipeline':>9} {'bare model':>11} {'640 full':>9}")
+    print(f"{'':<16} {r['pipeline_fps']:>9.1f} {r['model_fps']:>11.1f} {r['baseline_640_fps']:>9.1f}")
+    print(f"pipeline costs {100 * r['pipeline_overhead']:+.1f}% per frame over its bare model calls "
+          "(bar ≤ +10%)")
+    print(f"pipeline runs {r['speedup_vs_640']:.2f}× the 640 full-frame model (bar ≥ 3×)")
+    err = r["keypoint_error_torso"]
+    print(f"missed {r['missed_people']} of {r['reference_people']} people the 640 model finds (bar 0); "
+          f"keypoint error {'-' if err is None else f'{100 * err:.1f}%'} of torso length (bar < 15%)")
+    print(f"peak RSS {r['peak_rss_mb']} MB")
+    return 0

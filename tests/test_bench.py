@@ -1,0 +1,29 @@
+"""`matcoach bench --json` on the real clip: the keys the station issue names, with sane values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edge.bench import FOOTAGE
+
+pytestmark = pytest.mark.footage
+
+
+def test_the_pipeline_benchmark_reports_every_measure_it_promises():
+    if not FOOTAGE.is_file():
+        pytest.fail(f"{FOOTAGE} is missing: run `bash models/fetch_footage.sh` first")
+    out = subprocess.run([sys.executable, "-m", "matcoach", "bench", "--json", "--frames", "60"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["frames"] == 60
+    for key in ("pipeline_fps", "model_fps", "baseline_640_fps", "keypoint_error_torso", "peak_rss_mb"):
+        assert r[key] > 0, key
+    assert set(r["stage_ms"]) == {"capture_decode", "preprocess", "inference", "postprocess", "analysis"}
+    # Bare model calls are part of the pipeline, so the pipeline can't be faster than them.
+    assert r["pipeline_fps"] <= r["model_fps"]
+    assert 0 <= r["missed_people"] <= r["reference_people"]

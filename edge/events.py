@@ -19,13 +19,29 @@ from matcoach.wire import Event as WireEvent
 from matcoach.wire import HoldEvent, MatEvent, RepEvent, SetEvent
 
 
-def _new_id() -> str:
+def random_ids() -> str:
     return uuid.uuid4().hex
 
 
+def replay_ids(seed: str) -> Callable[[], str]:
+    """Ids that are the same every time the same recording is replayed from the start: a replay
+    restarted after a crash makes the events it made before again, identical, and the server keeps
+    each once."""
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"matcoach-replay:{seed}")
+    count = 0
+
+    def next_id() -> str:
+        nonlocal count
+        count += 1
+        return uuid.uuid5(namespace, str(count)).hex
+
+    return next_id
+
+
 class EventMaker:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, ids: Callable[[], str] = random_ids) -> None:
         self.clock = clock
+        self.ids = ids
         self.session_id: str | None = None
         self._mat = "empty"
         self._set_base = 0  # sets the analyzer had seen before this member's session
@@ -41,13 +57,13 @@ class EventMaker:
         for event in events:
             out.append(self._convert(analyzer, event))
         if state != self._mat:
-            out.append(MatEvent(id=_new_id(), at=self.clock(), state=state,
+            out.append(MatEvent(id=self.ids(), at=self.clock(), state=state,
                                 session_id=self.session_id if state != "empty" else None))
             self._mat = state
         return out
 
     def _start_session(self, analyzer: Analyzer) -> None:
-        self.session_id = _new_id()[:16]
+        self.session_id = self.ids()[:16]
         self._set_base = analyzer.session.set_index
         self._reps = 0
 
@@ -65,7 +81,7 @@ class EventMaker:
             r = event.rep
             self._reps += 1
             return RepEvent(
-                id=_new_id(), at=at, session_id=session_id,
+                id=self.ids(), at=at, session_id=session_id,
                 set_index=max(1, analyzer.session.set_index - self._set_base),
                 rep_index=self._reps, variant=event.variant,  # type: ignore[arg-type]
                 start_t=r.start_t, end_t=r.end_t, descent_s=r.descent_s, ascent_s=r.ascent_s,
@@ -74,10 +90,10 @@ class EventMaker:
                 faults=list(event.faults), score=event.score, cue=event.cue,  # type: ignore[arg-type]
                 end_range_deg=analyzer.session.end_range_deg)
         if isinstance(event, Hold):
-            return HoldEvent(id=_new_id(), at=at, session_id=session_id,
+            return HoldEvent(id=self.ids(), at=at, session_id=session_id,
                              variant=event.variant, duration_s=event.duration_s)  # type: ignore[arg-type]
         assert isinstance(event, SetSummary)
-        return SetEvent(id=_new_id(), at=at, session_id=session_id,
+        return SetEvent(id=self.ids(), at=at, session_id=session_id,
                         set_index=max(1, event.index - self._set_base),
                         variant=event.variant, rep_count=event.rep_count,  # type: ignore[arg-type]
                         mean_score=event.mean_score, end_range_deg=event.end_range_deg)

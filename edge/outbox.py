@@ -42,6 +42,8 @@ class Outbox:
                     body TEXT NOT NULL
                 );
                 -- Events the server refused for good (a bug, not an outage): kept for staff, not resent.
+                -- Facts that must survive a restart (a replay's id seed and start time).
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS rejected (
                     seq INTEGER PRIMARY KEY,
                     event_id TEXT NOT NULL,
@@ -88,6 +90,12 @@ class Outbox:
                              " VALUES (?, ?, ?, ?)", (item.seq, item.event_id, item.body, reason[:500]))
             self._db.execute("DELETE FROM outbox WHERE seq = ?", (item.seq,))
             self._db.execute("COMMIT")
+
+    def remember(self, key: str, value: str) -> str:
+        """The value stored under `key`, storing `value` first if there is none."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     def backlog(self) -> int:
         with self._lock:

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.analysis import Analyzer
 from edge.config import AnalysisConfig
-from edge.events import EventMaker
+from edge.events import EventMaker, replay_ids
 from edge.health import Health, sd_notify, serve_health
 from edge.outbox import Outbox
 from edge.people import PoseFrame
@@ -71,6 +72,8 @@ class StationSettings(_Strict):
     # Local health endpoint for deploy checks (0 = off), and how long the pipeline may stand still.
     health_port: int = Field(8421, ge=0, le=65535)
     stall_after_s: float = Field(10.0, gt=0)
+    # When a replay ends, how long to keep trying to deliver what is still queued before exiting.
+    drain_s: float = Field(60.0, ge=0)
     source: Annotated[SourceSettings | CameraSettings, Field(discriminator="kind")]
     analysis: AnalysisConfig = AnalysisConfig()
 
@@ -138,6 +141,7 @@ class Station:
         self.fps = 0.0
         self.frames = 0
         self.last_error: str | None = None
+        self._stream_t = 0.0  # the current frame's time on the source's clock
         self.health = Health(self._health_snapshot, settings.stall_after_s)
 
     def _health_snapshot(self) -> dict:
@@ -210,20 +214,26 @@ class Station:
         src = self.settings.source
         if isinstance(src, SourceSettings):
             header, frames = replay(src.path, self.stop, src.speed, src.loop)
+            # A replay restarted after a crash makes its events again from the start: with the same
+            # ids and times (kept in the outbox) they are the same events, stored once by the server.
+            seed = self.outbox.remember(f"replay:{src.path.resolve()}", uuid.uuid4().hex)
+            start = float(self.outbox.remember(f"replay-start:{seed}", repr(self.clock())))
+            maker = EventMaker(clock=lambda: start + self._stream_t / src.speed, ids=replay_ids(seed))
 
             def new_analyzer() -> Analyzer:
                 return Analyzer.for_trace(header, self.settings.analysis)
         else:
             frames = self._camera_frames(src)
+            maker = EventMaker(self.clock)
 
             def new_analyzer() -> Analyzer:
                 # The mat region staff set on the status page arrives with the heartbeat replies.
                 region = self.uplink.config.mat_region if self.uplink.config else None
                 return Analyzer(self.settings.analysis, mat_region=tuple(region) if region else None)
         analyzer = new_analyzer()
-        maker = EventMaker(self.clock)
         window: list[float] = []
         for frame in frames:
+            self._stream_t = frame.t
             events = maker.after_frame(analyzer, analyzer.push(frame))
             if analyzer.mat_state == "empty" and analyzer.session.set_index:
                 # The member left: finish their session; the next person starts afresh.
@@ -259,11 +269,12 @@ class Station:
         try:
             self._pipeline()
         finally:
-            # Let the uplink deliver what's queued before a clean exit; whatever it can't stays on disk.
-            self._wake.set()
-            deadline = time.monotonic() + 5.0
+            # The source ended by itself (a replay): give the uplink up to drain_s to deliver what is
+            # queued. Whatever it can't stays on disk for the next start. A stop request doesn't wait.
+            deadline = time.monotonic() + self.settings.drain_s
             while self.outbox.backlog() and time.monotonic() < deadline and not self.stop.is_set():
-                time.sleep(0.05)
+                self._wake.set()
+                time.sleep(1.0)
             self.stop.set()
             for t in threads:
                 t.join(timeout=10)

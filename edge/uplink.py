@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -109,15 +110,19 @@ class Uplink:
         return ceiling / 2 + self.rng() * ceiling / 2
 
     def run(self, stop: threading.Event, wake: threading.Event, idle_s: float = 1.0) -> None:
-        """Send until `stop`; `wake` is set by whoever queues an event, so it goes out at once."""
+        """Send until `stop`. `wake` is set by whoever queues an event, so it goes out at once, and it
+        also cuts a backoff short (a station about to exit asks for one last try)."""
         failures = 0
         while not stop.is_set():
             try:
                 self.send_pending()
                 failures = 0
-                wake.wait(idle_s)
-                wake.clear()
+                wait = idle_s
             except LinkDown as exc:
                 failures += 1
                 self.last_error = str(exc)
-                stop.wait(self.delay_s(failures))
+                wait = self.delay_s(failures)
+            deadline = time.monotonic() + wait
+            while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
+                stop.wait(min(0.2, wait))
+            wake.clear()

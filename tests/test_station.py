@@ -70,3 +70,37 @@ def test_a_bad_station_config_is_one_line(tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "server_url" in out.stderr and "sped" in out.stderr
+
+
+def test_killing_the_station_mid_session_loses_and_doubles_nothing(gym, tmp_path):
+    server, mat, db = gym
+    server.start()
+    cfg = station_config(tmp_path, server.url, mat.token)
+    for after_s in (2.5, 1.5):  # killed twice, at different points of the session
+        proc = run_station(cfg)
+        time.sleep(after_s)
+        proc.kill()  # SIGKILL: no cleanup, possibly mid-POST or mid-write
+        proc.wait()
+    stored_before_last_run = count_stored(db)
+    proc = run_station(cfg)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert 0 < stored_before_last_run < expected_reps()
+    assert count_stored(db) == expected_reps()
+
+
+def test_a_two_minute_server_outage_mid_session_loses_and_doubles_nothing(gym, tmp_path):
+    server, mat, db = gym
+    server.start()
+    cfg = station_config(tmp_path, server.url, mat.token)
+    cfg.write_text(cfg.read_text().replace(f"speed = {SPEED}", "speed = 2.0"))  # an 87 s session
+    proc = run_station(cfg)
+    time.sleep(10)
+    stored_before = count_stored(db)
+    server.stop()
+    time.sleep(120)  # the session ends while the server is down; the station keeps everything
+    server.start()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert stored_before < expected_reps()
+    assert count_stored(db) == expected_reps()

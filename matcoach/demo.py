@@ -13,12 +13,14 @@ import time
 import webbrowser
 from pathlib import Path
 
-from edge.station import SourceSettings, Station, StationSettings
+from edge.station import CameraSettings, SourceSettings, Station, StationSettings
 from server import admin
 from server.settings import ServerSettings
 from server.store import open_store
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "session.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "session.jsonl"
+CLIP = ROOT / "models" / "footage" / "demo.mp4"
 STAFF_USER = "staff"
 
 
@@ -44,6 +46,12 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
     password = secrets.token_urlsafe(9)
     admin.add_staff(store, STAFF_USER, password, time.time(), settings.password_cost)
     provisioned = [admin.add_station(store, f"Mat {i + 1}", time.time()) for i in range(stations)]
+    # The real clip through the pose model too, when it was fetched: a station as it runs on a camera.
+    replayed = SourceSettings(path=trace, loop=True, speed=speed)
+    sources: list[SourceSettings | CameraSettings] = [replayed] * stations
+    if CLIP.is_file():
+        provisioned.append(admin.add_station(store, f"Mat {stations + 1} (camera: {CLIP.name})", time.time()))
+        sources.append(CameraSettings(kind="video", path=CLIP, loop=True, threads=1))
     app = create_app(store, settings)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     server_thread = threading.Thread(target=server.run, daemon=True)
@@ -53,11 +61,10 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
     base = f"http://{settings.host}:{settings.port}"
 
     runners: list[Station] = []
-    for i, (_, token) in enumerate(provisioned):
+    for i, ((_, token), source) in enumerate(zip(provisioned, sources, strict=True)):
         runners.append(Station(StationSettings(
             server_url=base, token=token, outbox=workdir / f"outbox-{i + 1}.db", heartbeat_s=2.0,
-            health_port=0,
-            source=SourceSettings(path=trace, loop=True, speed=speed))))
+            health_port=0, source=source)))
     threads = [threading.Thread(target=r.run, daemon=True) for r in runners]
     for t in threads:
         t.start()
@@ -66,7 +73,9 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
     for (station, _), url in zip(provisioned, walls, strict=True):
         print(f"wall screen  {station.name}: {url}")
     print(f"status page  {base}/staff   (login {STAFF_USER} / {password})")
-    print(f"replaying {trace.name} at {speed:g}× on {stations} station(s); data in {workdir}", flush=True)
+    camera = f", {CLIP.name} through the pose model on one more" if CLIP.is_file() else ""
+    print(f"replaying {trace.name} at {speed:g}× on {stations} station(s){camera}; data in {workdir}",
+          flush=True)
     if browser:
         webbrowser.open(walls[0])
     try:
@@ -87,5 +96,5 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
         reps = store.count_events("rep")
         store.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"demo: {reps} reps stored, {stations} stations")
+    print(f"demo: {reps} reps stored, {len(runners)} stations")
     return 0

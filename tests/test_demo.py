@@ -15,5 +15,7 @@ def test_the_demo_stores_reps_from_its_stations_and_says_so_last():
     lines = out.stdout.strip().splitlines()
     assert re.search(r"wall screen\s+Mat 1: http://127\.0\.0\.1:\d+/wall/", out.stdout)
     assert re.search(r"status page\s+http://127\.0\.0\.1:\d+/staff", out.stdout)
-    last = re.fullmatch(r"demo: (\d+) reps stored, 2 stations", lines[-1])
+    # Two replaying stations, and the real clip through the pose model on a third.
+    assert "camera: demo.mp4" in out.stdout
+    last = re.fullmatch(r"demo: (\d+) reps stored, 3 stations", lines[-1])
     assert last and int(last.group(1)) >= 4, lines[-1]

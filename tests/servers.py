@@ -92,6 +92,16 @@ class LiveServer:
                 self.proc.wait()
 
 
+def wait_for(predicate, timeout: float = 10.0, every: float = 0.02) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes; whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
 def count_stored(db: Path, kind: str = "rep") -> int:
     store = open_store(str(db))
     try:

@@ -13,6 +13,7 @@ import pytest
 
 from edge.camera import OpenCVSource
 from edge.capture import LatestFrame
+from tests.servers import wait_for
 
 
 def make_video(path, frames: int = 30, fps: float = 30.0):
@@ -22,14 +23,6 @@ def make_video(path, frames: int = 30, fps: float = 30.0):
     writer.release()
     return path
 
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_slow_consumer_gets_the_newest_frame_and_the_rest_are_dropped_not_queued(tmp_path):

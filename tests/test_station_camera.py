@@ -7,12 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from server.store import open_store
+from tests.servers import wait_for
 
 FOOTAGE = Path(__file__).resolve().parent.parent / "models" / "footage" / "demo.mp4"
 
@@ -46,14 +46,6 @@ def heartbeat(db: Path, station_id: str) -> dict:
         store.close()
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
 
 def test_the_clip_runs_through_the_pose_model_and_the_station_reports_its_fps(gym, tmp_path, clip):
     server, mat, db = gym
@@ -74,13 +66,14 @@ def test_a_camera_that_disappears_is_picked_up_again_without_a_restart(gym, tmp_
                              str(config(tmp_path, server.url, mat.token, clip, loop=True))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30)
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30, every=0.2)
         clip.unlink()  # the camera is unplugged: the clip plays out, then it can't be reopened
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") in ("reopening", "missing"), 30)
+        gone = ("reopening", "missing")
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") in gone, 30, every=0.2)
         assert "no such file" in heartbeat(db, mat.station_id)["last_error"]
         shutil.copy(spare, clip)
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30)
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 10)
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30, every=0.2)
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 10, every=0.2)
         assert proc.poll() is None  # the same process all along
     finally:
         proc.send_signal(signal.SIGTERM)

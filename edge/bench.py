@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import resource
 import sys
@@ -24,12 +25,10 @@ import numpy as np
 from edge import pose_check
 from edge.analysis import Analyzer
 from edge.camera import OpenCVSource
+from edge.model_files import BASELINE_MODEL, CROP_MODEL, FOOTAGE
 from edge.people import Person, PoseFrame
-from edge.pose import OnnxPoseBackend
-from edge.runner import CropRunner
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
-FOOTAGE = MODELS / "footage" / "demo.mp4"
+from edge.pose import OnnxPoseBackend, Prepared, Roi
+from edge.runner import CropRunner, model_threads
 
 
 def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float]]:
@@ -54,8 +53,9 @@ def _warm(backend: OnnxPoseBackend, image: np.ndarray) -> None:
 
 
 def _reference(video: Path, limit: int | None, threads: int) -> tuple[list[list[Person]], float, int]:
-    """The 640 fp32 model on every whole frame: its sure people per frame, and its fps."""
-    base = OnnxPoseBackend(MODELS / "yolo11n-pose-640.onnx", threads=threads)
+    """The 640 fp32 model on every whole frame, on its own with `threads` (all cores: its fastest): its
+    sure people per frame, and its fps."""
+    base = OnnxPoseBackend(BASELINE_MODEL, threads=threads)
     people, total, n = [], 0.0, 0
     for i, (_, image, _) in enumerate(_frames(video, limit)):
         if i == 0:
@@ -68,13 +68,50 @@ def _reference(video: Path, limit: int | None, threads: int) -> tuple[list[list[
     return people, n / total, n
 
 
+class _Noted:
+    """The model, noting the input of every call it runs, so the same calls can be timed bare later."""
+
+    def __init__(self, backend: OnnxPoseBackend) -> None:
+        self.backend = backend
+        self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
+        self.shapes: list[tuple[int, ...]] = []
+        self.blobs: dict[tuple[int, ...], Prepared] = {}  # one real input per shape is enough to time
+
+    def prepare(self, image: np.ndarray, roi: Roi | None = None,
+                size: tuple[int, int] | None = None) -> Prepared:
+        return self.backend.prepare(image, roi, size)
+
+    def run(self, prepared: Prepared) -> np.ndarray:
+        self.shapes.append(prepared.blob.shape)
+        self.blobs.setdefault(prepared.blob.shape, prepared)
+        return self.backend.run(prepared)
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
+        return self.backend.finish(prepared, output)
+
+    def infer(self, image: np.ndarray, roi: Roi | None = None,
+              size: tuple[int, int] | None = None) -> list[Person]:
+        prepared = self.prepare(image, roi, size)
+        return self.finish(prepared, self.run(prepared))
+
+    def bare_seconds(self) -> float:
+        """The noted calls again, one after another with nothing else running: the bare model time."""
+        total = 0.0
+        for shape in self.shapes:
+            blob = self.blobs[shape]
+            t0 = time.perf_counter()
+            self.backend.run(blob)
+            total += time.perf_counter() - t0
+        return total
+
+
 def _pipeline(video: Path, limit: int | None, threads: int, scan_every_s: float) -> dict:
-    crop = OnnxPoseBackend(MODELS / "yolo11n-pose-320-int8.onnx", threads=threads)
-    scan = OnnxPoseBackend(MODELS / "yolo11n-pose-640.onnx", threads=threads)
+    # One int8 model for both the crops and the whole-frame scans, as the station runs it.
+    model = OnnxPoseBackend(CROP_MODEL, threads=threads)
     first = next(_frames(video, 1))[1]
-    _warm(crop, first)
-    _warm(scan, first)
-    runner = CropRunner(crop, scan, scan_every_s)
+    _warm(model, first)
+    noted = _Noted(model)
+    runner = CropRunner(noted, noted, scan_every_s)
     analyzer = Analyzer()
     handoff: queue.Queue = queue.Queue(maxsize=4)
     decode_s = [0.0]
@@ -85,29 +122,33 @@ def _pipeline(video: Path, limit: int | None, threads: int, scan_every_s: float)
             handoff.put((t, image))
         handoff.put(None)
 
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
+        while (item := handoff.get()) is not None:
+            yield item
+
     found: list[list[Person]] = []
     analysis_s = 0.0
     threading.Thread(target=decode, daemon=True).start()
     start = time.perf_counter()
-    while (item := handoff.get()) is not None:
-        t, image = item
-        people = runner.infer(t, image)
+    for t, people in runner.stream(frames()):
         t0 = time.perf_counter()
         analyzer.push(PoseFrame(t, tuple(people)))
         analysis_s += time.perf_counter() - t0
         found.append(people)
     wall = time.perf_counter() - start
     n = len(found)
-    stages = {k: crop.stage_s[k] + scan.stage_s[k] for k in crop.stage_s}
     return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls),
             "stage_ms": {"capture_decode": 1000 * decode_s[0] / n,
-                         **{k: 1000 * v / n for k, v in stages.items()},
+                         **{k: 1000 * v / n for k, v in model.stage_s.items()},
                          "analysis": 1000 * analysis_s / n},
-            "model_s": stages["inference"]}
+            "model_s": noted.bare_seconds()}
 
 
-def run(video: Path, limit: int | None = None, threads: int = 2, scan_every_s: float = 2.0) -> dict:
-    reference, baseline_fps, _ = _reference(video, limit, threads)
+def run(video: Path, limit: int | None = None, threads: int | None = None, scan_every_s: float = 2.0) -> dict:
+    """threads: onnxruntime threads of the pipeline (default: one core left for capture and analysis,
+    as the station runs); the baseline always gets every core."""
+    threads = threads or model_threads()
+    reference, baseline_fps, _ = _reference(video, limit, os.cpu_count() or 1)
     pipe = _pipeline(video, limit, threads, scan_every_s)
     missed, errors, ref_people = 0, [], 0
     for ref, got in zip(reference, pipe["found"], strict=True):
@@ -133,6 +174,7 @@ def run(video: Path, limit: int | None = None, threads: int = 2, scan_every_s: f
         "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "threads": threads,
+        "baseline_threads": os.cpu_count() or 1,
     }
 
 
@@ -140,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="matcoach bench", description=__doc__.splitlines()[0])
     p.add_argument("--video", type=Path, default=FOOTAGE, help="video file (default: the sports2d clip)")
     p.add_argument("--frames", type=int, help="only the first N frames")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    p.add_argument("--threads", type=int, help="the pipeline's onnxruntime threads (default: cores - 1)")
     p.add_argument("--scan-every", type=float, default=2.0, help="seconds between whole-frame scans")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
@@ -152,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(r))
         return 0
-    print(f"matcoach bench: {r['frames']} frames of {args.video.name}, onnxruntime {args.threads} threads; "
-          f"calls {r['model_calls']}")
+    print(f"matcoach bench: {r['frames']} frames of {args.video.name}; onnxruntime threads: pipeline "
+          f"{r['threads']}, 640 baseline {r['baseline_threads']}; model calls {r['model_calls']}")
     print(f"{'stage':<16} {'ms/frame':>9}")
     for stage, ms in r["stage_ms"].items():
         note = "   (own thread, overlaps the rest)" if stage == "capture_decode" else ""

@@ -83,7 +83,12 @@ class OpenCVSource(_Source):
             if not path.is_file():
                 raise CameraError(f"{path}: not a file")
         try:
-            self._cap = cv2.VideoCapture(self._device if is_device else str(spec))
+            if is_device:
+                self._cap = cv2.VideoCapture(self._device)
+            else:
+                # One decoding thread: FFmpeg's default of one per core costs a quarter more CPU here and
+                # takes it from the pose model, which the station runs on the other cores.
+                self._cap = cv2.VideoCapture(str(spec), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
         except cv2.error as exc:
             raise CameraError(f"{self._label}: cannot be opened ({_first_line(exc)})") from None
         if not self._cap.isOpened():

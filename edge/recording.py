@@ -13,19 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge.camera import OpenCVSource
+from edge.model_files import BASELINE_MODEL
 from edge.people import PoseFrame
 from edge.pose import load_backend
 from edge.trace import TraceHeader, TraceWriter, make_header
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "yolo11n-pose-640.onnx"
 
 
 def pose_frames_from_video(path: Path, model: str | Path | None = None
                            ) -> tuple[TraceHeader, Iterator[PoseFrame]]:
     """Open the video now (so a bad file fails before any work) and return its trace header and frames."""
     # The model first: if it cannot load, no video handle is left open behind the error.
-    backend = load_backend("onnx", model_path=model or DEFAULT_MODEL)
+    backend = load_backend("onnx", model_path=model or BASELINE_MODEL)
     source = OpenCVSource(path)
     width, height = source.size
     header = make_header(fps=source.fps, width=width, height=height, source=path.name,

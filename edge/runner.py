@@ -1,46 +1,182 @@
 """Where the pose model looks on each live frame.
 
-The measured operating point (models/README.md): the small int8 model on a crop around each person
-seen on the previous frame is about 5× faster than the 640 model on the whole frame, while shrinking
-the whole frame instead misses people. A crop can only follow people already found, so the whole frame
-is scanned with the baseline model when:
-- no one is being followed;
-- a followed person was not found in their crop (lost, or hidden by glare): look everywhere again;
-- something moves outside the crops (a tiny frame difference, ~0.1 ms): someone may be walking on;
-- `scan_every_s` has passed, as a backstop for whoever arrives without moving much.
+The measured operating point (models/README.md): the int8 model on a crop around each person seen on the
+previous frame, the crop's input sized so the person's longer side is PERSON_PX model pixels. Shrinking
+the whole frame instead misses people, and a fixed 320×320 crop spends most of its pixels on the space
+around a standing or lying person. People close together share one crop when that costs less than
+one each. A crop can only follow people already found, so the frame is looked at more widely when:
+- a followed person was not found in their crop (lost, or hidden by glare): the whole frame, next frame;
+- something moves outside the crops (a tiny frame difference, ~0.1 ms): someone may be walking on, so a
+  crop around what moved, or the whole frame when much of it moved (lights switched);
+- `scan_every_s` has passed (the whole frame), a backstop for whoever arrives without moving much.
+An empty, still scene therefore costs one whole-frame call per `scan_every_s`.
 """
 
 from __future__ import annotations
+
+import math
+import os
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from edge.people import Person
-from edge.pose import PoseBackend, Roi, crop_around, expand_to_aspect
+from edge.pose import STRIDE, PoseBackend, Prepared, Roi, clip_roi, crop_around, expand_to_aspect
 from edge.pose_check import iou
 
+# A person's longer side in model input pixels. Measured on the sports2d clip (models/README.md): at
+# this size the keypoints agree with the 640 full-frame model as closely as larger crops do.
+PERSON_PX = 192
+# The fixed cost of one model call, in input pixels of work (onnxruntime's per-call overhead, measured:
+# 160×224 takes 3.3 ms, 320×320 8.0 ms). Two crops merge into one when that is cheaper.
+CALL_PX = 10_000
 # Motion is looked for on a frame this wide (keeps it cheap and ignores sensor noise and small sway).
 MOTION_WIDTH = 96
 # A pixel of that small frame "moved" when its grey level changes by this much between frames...
 MOTION_LEVEL = 25
-# ...and a scan is due when this share of the pixels outside the crops moved.
-MOTION_SHARE = 0.002
+# ...and something moved when this share of the pixels outside the crops did.
+MOTION_SHARE = 0.001
+# Motion over more than this share of the frame is a lighting change or the camera: look everywhere.
+MOTION_WIDE = 0.25
+# What moved may be only a limb: its crop reaches this much of its own size further on every side.
+MOTION_MARGIN = 0.5
+# A crop is planned from people seen this many frames earlier (`stream` overlaps frames), so it also
+# covers where a moving person's box is heading at their last speed.
+LOOKAHEAD_FRAMES = 2
+
+
+class Crop:
+    """A region and the model input size it is shown at; `people` are the followed people inside."""
+
+    def __init__(self, roi: Roi, size: tuple[int, int], people: list[Person]) -> None:
+        self.roi, self.size, self.people = roi, size, people
+
+    @property
+    def cost(self) -> int:
+        return self.size[0] * self.size[1] + CALL_PX
+
+
+def sized_crop(roi: Roi, person_long: float, frame_shape: tuple[int, ...], people: list[Person],
+               max_side: int = 640) -> Crop:
+    """`roi` grown to the aspect of an input where a person `person_long` pixels long is PERSON_PX.
+
+    Never upscaled: a small person keeps their pixels. Growing (rather than letterboxing) fills the
+    input with real image, so limbs that stray past the box stay visible.
+    """
+    x1, y1, x2, y2 = roi
+    scale = min(1.0, PERSON_PX / max(person_long, 1.0))
+    w = min(max_side, STRIDE * max(1, math.ceil((x2 - x1) * scale / STRIDE)))
+    h = min(max_side, STRIDE * max(1, math.ceil((y2 - y1) * scale / STRIDE)))
+    return Crop(expand_to_aspect(roi, w / h, frame_shape), (w, h), people)
+
+
+def _long_side(bbox: np.ndarray) -> float:
+    return float(max(bbox[2] - bbox[0], bbox[3] - bbox[1]))
+
+
+def plan_crops(people: list[Person], frame_shape: tuple[int, ...],
+               regions: list[np.ndarray] | None = None) -> list[Crop]:
+    """One crop per person (around their box, or around `regions` when given: where they are heading),
+    then merged pairwise while a merged crop costs less than its two parts."""
+    boxes = regions if regions is not None else [p.bbox for p in people]
+    crops = [sized_crop(crop_around(box, frame_shape), _long_side(p.bbox), frame_shape, [p])
+             for p, box in zip(people, boxes, strict=True)]
+    merged = True
+    while merged and len(crops) > 1:
+        merged = False
+        for i in range(len(crops)):
+            for j in range(i + 1, len(crops)):
+                a, b = crops[i], crops[j]
+                union = (min(a.roi[0], b.roi[0]), min(a.roi[1], b.roi[1]),
+                         max(a.roi[2], b.roi[2]), max(a.roi[3], b.roi[3]))
+                together = a.people + b.people
+                # At the scale the smallest of them needs, so nobody is shown below PERSON_PX.
+                both = sized_crop(union, min(_long_side(p.bbox) for p in together), frame_shape, together)
+                if both.cost < a.cost + b.cost:
+                    crops[i] = both
+                    del crops[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return crops
+
+
+def _heading(person: Person, before: list[Person]) -> np.ndarray:
+    """`person`'s box grown to cover where it will be LOOKAHEAD_FRAMES on, at the speed it moved since
+    the last frame (matched by overlap; someone new is taken as still)."""
+    previous = max(before, key=lambda q: iou(q.bbox, person.bbox), default=None)
+    if previous is None or iou(previous.bbox, person.bbox) == 0:
+        return person.bbox
+    ahead = person.bbox + (person.bbox - previous.bbox) * LOOKAHEAD_FRAMES
+    return np.concatenate([np.minimum(person.bbox[:2], ahead[:2]), np.maximum(person.bbox[2:], ahead[2:])])
+
+
+def model_threads() -> int:
+    """onnxruntime threads for the live pipeline: every core but one, which is left to the capture,
+    the preparation of crops and the analysis running alongside (`CropRunner.stream`)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def fit_size(frame_shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
+    """The input (width, height) showing the whole frame with its longer side at `long_side`."""
+    h, w = frame_shape[:2]
+    scale = long_side / max(w, h)
+    return (STRIDE * math.ceil(w * scale / STRIDE), STRIDE * math.ceil(h * scale / STRIDE))
+
+
+@dataclass(slots=True)
+class Call:
+    """One model call planned for a frame: on which backend, where, at what input size, and why."""
+
+    backend: PoseBackend
+    roi: Roi | None
+    size: tuple[int, int]
+    kind: str  # "crop" (followed people), "motion" (around what moved) or "scan" (the whole frame)
+    seeds: list[Person]
 
 
 class CropRunner:
+    """Plans each frame's model calls from the people followed, and follows whoever they find.
+
+    `infer` does one frame at a time. `stream` overlaps frames: while the model runs frame N on its own
+    thread with frame N+1 queued behind it, frame N-1 is finished and analysed and frame N+2 is planned
+    from its people, so on two cores the pipeline costs little more than its model calls.
+    """
+
     def __init__(self, crop: PoseBackend, scan: PoseBackend, scan_every_s: float = 2.0,
-                 max_followed: int = 3) -> None:
+                 max_followed: int = 3, scan_side: int = 640) -> None:
         self.crop = crop
         self.scan = scan
         self.scan_every_s = scan_every_s
         self.max_followed = max_followed
+        # A scan shows the whole frame this large (a fixed-size scan model decides for itself).
+        self.scan_side = scan_side
         self._seen: list[Person] = []
+        # Per followed person: their box, grown to where it is heading (what crops are planned around).
+        self._ahead: list[np.ndarray] = []
         self._last_scan: float | None = None
         self._rescan = False
         self._small: np.ndarray | None = None
-        self.calls = {"crop": 0, "scan": 0}
+        # Calls by kind, for `matcoach bench`: crops around people, crops around motion, whole frames.
+        self.calls = {"crop": 0, "motion": 0, "scan": 0}
 
-    def _moved_outside(self, image: np.ndarray, rois: list[Roi]) -> bool:
+    def _crops(self, shape: tuple[int, ...]) -> list[Crop]:
+        if self.crop.dynamic:
+            return plan_crops(self._seen, shape, self._ahead)
+        # A fixed-size model: one crop per person at its input's aspect, as the model card measured.
+        w, h = self.crop.input_size
+        return [Crop(expand_to_aspect(crop_around(box, shape), w / h, shape), (w, h), [p])
+                for p, box in zip(self._seen, self._ahead, strict=True)]
+
+    def _moved(self, image: np.ndarray, rois: list[Roi]) -> tuple[float, Roi | None]:
+        """Share of the pixels outside `rois` that changed since the last frame, and their full-frame box."""
         h, w = image.shape[:2]
         scale = MOTION_WIDTH / w
         # Every n-th pixel first: averaging the whole 1280×720 frame down would cost 2 ms, this 0.1 ms.
@@ -49,36 +185,115 @@ class CropRunner:
                                         interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
         previous, self._small = self._small, small
         if previous is None:
-            return False
+            return 0.0, None
         moved = cv2.absdiff(small, previous) > MOTION_LEVEL
         for x1, y1, x2, y2 in rois:
             moved[int(y1 * scale):int(np.ceil(y2 * scale)), int(x1 * scale):int(np.ceil(x2 * scale))] = False
-        return moved.mean() > MOTION_SHARE
+        share = float(moved.mean())
+        if share <= MOTION_SHARE:
+            return share, None
+        ys, xs = np.nonzero(moved)
+        box = (int(xs.min() / scale), int(ys.min() / scale), int(np.ceil((xs.max() + 1) / scale)),
+               int(np.ceil((ys.max() + 1) / scale)))
+        return share, clip_roi(box, image.shape)
 
-    def infer(self, t: float, image: np.ndarray) -> list[Person]:
-        size = getattr(self.crop, "input_size", (320, 320))
-        rois = [expand_to_aspect(crop_around(s.bbox, image.shape), size[0] / size[1], image.shape)
-                for s in self._seen]
-        moved = self._moved_outside(image, rois)
+    def _motion_call(self, image: np.ndarray, box: Roi) -> Call:
+        x1, y1, x2, y2 = box
+        roi = crop_around(box, image.shape, margin=MOTION_MARGIN)
+        if self.crop.dynamic:
+            # What moved stands for a person of its size, but a wide stretch of motion is shown no
+            # coarser than the whole-frame scan would show it, or a person inside it could be missed.
+            finest = self.scan_side / max(image.shape[:2])
+            crop = sized_crop(roi, min(max(x2 - x1, y2 - y1), PERSON_PX / finest), image.shape, [])
+        else:
+            w, h = self.crop.input_size
+            crop = Crop(expand_to_aspect(roi, w / h, image.shape), (w, h), [])
+        return Call(self.crop, crop.roi, crop.size, "motion", [])
+
+    def plan(self, t: float, image: np.ndarray) -> list[Call]:
+        """The model calls for this frame, from the people followed so far."""
+        crops = self._crops(image.shape)
+        share, moved = self._moved(image, [c.roi for c in crops])
         due = self._last_scan is None or t - self._last_scan >= self.scan_every_s or t < self._last_scan
-        if not self._seen or due or moved or self._rescan:
+        if due or self._rescan or share > MOTION_WIDE:
             self._last_scan = t
             self._rescan = False
-            self.calls["scan"] += 1
-            people = self.scan.infer(image)
+            size = fit_size(image.shape, self.scan_side) if self.scan.dynamic else self.scan.input_size
+            calls = [Call(self.scan, None, size, "scan", [])]
         else:
-            people = []
-            for seed, roi in zip(self._seen, rois, strict=True):
-                self.calls["crop"] += 1
-                found = self.crop.infer(image, roi)
-                if not found:
-                    self._rescan = True
-                    continue
-                # A crop shows its person in full; anyone else in it is cut off and has a crop of their own.
-                best = max(found, key=lambda p: iou(p.bbox, seed.bbox))
-                if all(iou(best.bbox, q.bbox) < 0.7 for q in people):  # two seeds, one person
+            calls = [Call(self.crop, c.roi, c.size, "crop", c.people) for c in crops]
+            if moved is not None:
+                calls.append(self._motion_call(image, moved))
+        for call in calls:
+            self.calls[call.kind] += 1
+        return calls
+
+    def settle(self, calls: list[Call], found: list[list[Person]]) -> list[Person]:
+        """The people of a frame from what its calls found; they are followed from now on."""
+        people: list[Person] = []
+        for call, got in zip(calls, found, strict=True):
+            if call.kind == "scan":
+                people += got
+            elif call.kind == "motion":
+                people += [p for p in got if all(iou(p.bbox, q.bbox) < 0.5 for q in people)]
+            for seed in call.seeds:
+                # A crop shows its people in full; anyone else in it is cut off and followed elsewhere.
+                best = max(got, key=lambda p: iou(p.bbox, seed.bbox), default=None)
+                if best is None or iou(best.bbox, seed.bbox) == 0:
+                    self._rescan = True  # lost: look everywhere next time
+                elif all(iou(best.bbox, q.bbox) < 0.7 for q in people):  # two seeds, one person
                     people.append(best)
         # Largest first: the member lying on the mat is the biggest box; bystanders far behind are small.
         people.sort(key=lambda p: -(p.bbox[2] - p.bbox[0]) * (p.bbox[3] - p.bbox[1]))
-        self._seen = people[: self.max_followed]
+        if calls:  # a frame nobody looked at says nothing about who is where
+            followed = people[: self.max_followed]
+            self._ahead = [_heading(p, self._seen) for p in followed]
+            self._seen = followed
         return people
+
+    def infer(self, t: float, image: np.ndarray) -> list[Person]:
+        calls = self.plan(t, image)
+        return self.settle(calls, [c.backend.infer(image, c.roi, c.size) for c in calls])
+
+    def stream(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, list[Person]]]:
+        """(t, people) for each (t, image), in order, with the model calls on a thread of their own."""
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        done: queue.SimpleQueue = queue.SimpleQueue()
+
+        def model() -> None:
+            while (job := todo.get()) is not None:
+                try:
+                    done.put([call.backend.run(p) for call, p in job])
+                except Exception as exc:  # handed to the consumer, raised there with its own message
+                    done.put(exc)
+
+        threading.Thread(target=model, name="pose-model", daemon=True).start()
+        # The model thread needs the GIL back after each call; with Python's default 5 ms switch interval
+        # it would wait that long whenever this thread is busy, and the model would sit idle.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.001))
+
+        def finish(t: float, job: list[tuple[Call, Prepared]], outputs: list | Exception
+                   ) -> tuple[float, list[Person]]:
+            if isinstance(outputs, Exception):
+                raise outputs
+            return t, self.settle([c for c, _ in job], [c.backend.finish(p, o)
+                                                         for (c, p), o in zip(job, outputs, strict=True)])
+
+        # The frame in the model and the one queued behind it, so the model never waits for this thread.
+        in_flight: deque[tuple[float, list[tuple[Call, Prepared]]]] = deque()
+        try:
+            for t, image in frames:
+                while in_flight and not self._seen:
+                    # Nobody followed yet: a frame in the model may find someone, so wait for it.
+                    yield finish(*in_flight.popleft(), done.get())
+                job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
+                todo.put(job)
+                in_flight.append((t, job))
+                if len(in_flight) > 1:
+                    yield finish(*in_flight.popleft(), done.get())
+            while in_flight:
+                yield finish(*in_flight.popleft(), done.get())
+        finally:
+            todo.put(None)
+            sys.setswitchinterval(switch)

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.analysis import Analyzer
 from edge.config import AnalysisConfig
 from edge.events import EventMaker, replay_ids
 from edge.health import Health, sd_notify, serve_health
+from edge.model_files import CROP_MODEL
 from edge.outbox import Outbox
 from edge.people import PoseFrame
 from edge.trace import TraceHeader, read_trace
@@ -37,9 +39,6 @@ class StationConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 class SourceSettings(_Strict):
@@ -58,10 +57,10 @@ class CameraSettings(_Strict):
     path: Path | None = None  # the video file
     device: int = Field(0, ge=0)
     loop: bool = True  # a video file starts again at its end (a camera never ends)
-    crop_model: Path = MODELS / "yolo11n-pose-320-int8.onnx"
-    scan_model: Path = MODELS / "yolo11n-pose-640.onnx"
+    crop_model: Path = CROP_MODEL
+    scan_model: Path = CROP_MODEL  # whole-frame scans at 640 (edge/runner.py)
     scan_every_s: float = Field(2.0, gt=0)
-    threads: int = Field(2, ge=1, le=8)
+    threads: int | None = Field(None, ge=1, le=8)  # onnxruntime's; default: every core but one
 
 
 class StationSettings(_Strict):
@@ -180,12 +179,15 @@ class Station:
     @staticmethod
     def _load_models(src: CameraSettings):  # -> CropRunner; pose stack imported only for cameras
         from edge.pose import OnnxPoseBackend
-        from edge.runner import CropRunner
+        from edge.runner import CropRunner, model_threads
 
         if src.kind == "video" and src.path is None:
             raise StationConfigError("source.path: a video source needs the file's path")
-        return CropRunner(OnnxPoseBackend(src.crop_model, threads=src.threads),
-                          OnnxPoseBackend(src.scan_model, threads=src.threads), src.scan_every_s)
+        threads = src.threads or model_threads()
+        crop = OnnxPoseBackend(src.crop_model, threads=threads)
+        # One model serves both by default: loading it twice would only double its memory.
+        scan = crop if src.scan_model == src.crop_model else OnnxPoseBackend(src.scan_model, threads=threads)
+        return CropRunner(crop, scan, src.scan_every_s)
 
     def _camera_frames(self, src: CameraSettings) -> Iterator[PoseFrame]:
         from edge.camera import OpenCVSource, Picamera2Source
@@ -197,16 +199,21 @@ class Station:
             return OpenCVSource(src.path if src.kind == "video" else src.device)
 
         capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()
-        try:
+
+        def images() -> Iterator[tuple[float, np.ndarray]]:
             while not self.stop.is_set():
                 frame = capture.get(timeout=1.0)
                 self.health.tick()
                 self.camera = capture.state
                 self.last_error = capture.last_error if capture.state != "ok" else None
                 if frame is not None:
-                    yield PoseFrame(frame.t, tuple(self._runner.infer(frame.t, frame.image)))
+                    yield frame.t, frame.image
                 elif capture.state == "stopped":
                     return
+
+        try:
+            for t, people in self._runner.stream(images()):
+                yield PoseFrame(t, tuple(people))
         finally:
             capture.stop()
 

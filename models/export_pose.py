@@ -44,9 +44,12 @@ PT_NAME = "yolo11n-pose.pt"
 OPSET = 17
 # Calibration uses frames 0, 10, 20, ...; measure_pose.py uses 5, 15, 25, ... so the two never overlap.
 CALIB_STRIDE = 10
-# The baseline the station benchmark compares against, the operating point, and its fp32 fallback
-# (models/README.md says why).
-KEEP = ("yolo11n-pose-640.onnx", "yolo11n-pose-320-int8.onnx", "yolo11n-pose-320.onnx")
+# The baseline the station benchmark compares against, the operating point (any input size, so each crop
+# is sized to its person), and the fixed-size models it was chosen against (models/README.md says why).
+KEEP = ("yolo11n-pose-640.onnx", "yolo11n-pose-dyn-int8.onnx", "yolo11n-pose-320-int8.onnx",
+        "yolo11n-pose-320.onnx")
+# The dynamic model is calibrated on crops of this size; its activation ranges do not depend on the shape.
+DYN_CALIB_SIZE = 320
 
 
 def sha256(path: Path) -> str:
@@ -62,16 +65,18 @@ def find_pt() -> Path:
     return pt
 
 
-def export_fp32(pt: Path, size: int) -> Path:
+def export_fp32(pt: Path, size: int, dynamic: bool = False) -> Path:
+    """dynamic: height and width become free input dimensions (size is then only the tracing size)."""
     from ultralytics import YOLO
 
-    dest = BUILD / f"yolo11n-pose-{size}.onnx"
-    work = BUILD / f"work-{size}"
+    tag = "dyn" if dynamic else str(size)
+    dest = BUILD / f"yolo11n-pose-{tag}.onnx"
+    work = BUILD / f"work-{tag}"
     work.mkdir(parents=True, exist_ok=True)
     # Ultralytics writes the .onnx next to the .pt, so each size gets its own copy of the weights.
     local_pt = work / PT_NAME
     shutil.copyfile(pt, local_pt)
-    out = YOLO(str(local_pt)).export(format="onnx", opset=OPSET, imgsz=size, dynamic=False, simplify=False,
+    out = YOLO(str(local_pt)).export(format="onnx", opset=OPSET, imgsz=size, dynamic=dynamic, simplify=False,
                                      device="cpu")
     model = onnx.load(out)
     # The exporter stamps the wall-clock time into the metadata; drop it so the bytes are reproducible.
@@ -135,11 +140,12 @@ def head_nodes(model_path: Path) -> list[str]:
 
 
 def export_int8(fp32: Path, baseline: Path, size: int) -> Path:
-    dest = BUILD / f"yolo11n-pose-{size}-int8.onnx"
-    pre = BUILD / f"yolo11n-pose-{size}-pre.onnx"
+    """Static QDQ int8 of `fp32`, calibrated on size×size person crops."""
+    dest = BUILD / fp32.name.replace(".onnx", "-int8.onnx")
+    pre = BUILD / fp32.name.replace(".onnx", "-pre.onnx")
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
     blobs = calibration_inputs(baseline, size)
-    print(f"int8 {size}: {len(blobs)} calibration crops")
+    print(f"int8 {fp32.stem}: {len(blobs)} calibration crops of {size}×{size}")
     quantize_static(
         str(pre), str(dest), _Reader("images", blobs),
         quant_format=QuantFormat.QDQ,
@@ -167,6 +173,7 @@ def main() -> None:
     built = {size: export_fp32(pt, size) for size in sorted(set(args.sizes) | {640} | set(args.int8))}
     for size in args.int8:
         export_int8(built[size], built[640], size)
+    export_int8(export_fp32(pt, DYN_CALIB_SIZE, dynamic=True), built[640], DYN_CALIB_SIZE)
 
     expected = {} if args.record or not SHA_FILE.is_file() else {
         name: digest for digest, name in (ln.split() for ln in SHA_FILE.read_text().splitlines())}

@@ -24,6 +24,8 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     for key in ("pipeline_fps", "model_fps", "baseline_640_fps", "keypoint_error_torso", "peak_rss_mb"):
         assert r[key] > 0, key
     assert set(r["stage_ms"]) == {"capture_decode", "preprocess", "inference", "postprocess", "analysis"}
-    # Bare model calls are part of the pipeline, so the pipeline can't be faster than them.
-    assert r["pipeline_fps"] <= r["model_fps"]
+    # The pipeline makes the model calls one after another, so it cannot outrun the same calls made bare
+    # (timed in a second pass: a little slack for the machine's own noise between the two).
+    assert r["pipeline_fps"] <= 1.15 * r["model_fps"]
+    assert r["threads"] >= 1 and r["baseline_threads"] >= r["threads"]
     assert 0 <= r["missed_people"] <= r["reference_people"]

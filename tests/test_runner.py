@@ -1,13 +1,18 @@
-"""Where the pose model looks: crops around the people followed, the whole frame when someone may be
-missing. Fake pose backends stand in for the models (what they return is scripted); the frames and the
-motion check are real images."""
+"""Where the pose model looks: crops around the people followed, sized to them, and wider looks when
+someone may be missing. Fake pose backends stand in for the models (what they return is scripted by the
+region they are shown); the frames and the motion check are real images. The real model on the real
+clip is measured by `matcoach bench` (tests/test_bench.py)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 
 from edge.people import Person
-from edge.runner import CropRunner
+from edge.pose import PoseError
+from edge.runner import PERSON_PX, CropRunner, plan_crops
 
 
 def person(x1: float, y1: float, x2: float, y2: float) -> Person:
@@ -17,23 +22,47 @@ def person(x1: float, y1: float, x2: float, y2: float) -> Person:
 
 
 class Fake:
-    input_size = (320, 320)
+    """A pose backend answering by the region it is shown (None: the whole frame)."""
 
-    def __init__(self, answer):
+    name = "fake"
+
+    def __init__(self, answer, dynamic: bool = True, input_size=(320, 320)):
         self.answer = answer
-        self.calls = []
+        self.dynamic = dynamic
+        self.input_size = input_size
+        self.calls: list[tuple] = []
 
-    def infer(self, image, roi=None):
-        self.calls.append(roi)
-        return list(self.answer(roi))
+    def prepare(self, image, roi=None, size=None):
+        return (roi, size or self.input_size)
+
+    def run(self, prepared):
+        self.calls.append(prepared)
+        return list(self.answer(prepared[0]))
+
+    def finish(self, prepared, output):
+        return output
+
+    def infer(self, image, roi=None, size=None):
+        prepared = self.prepare(image, roi, size)
+        return self.finish(prepared, self.run(prepared))
 
 
 MEMBER = person(400, 400, 900, 560)
 WALKER = person(50, 100, 150, 400)
 
 
-def frame(walker_at: int | None = None) -> np.ndarray:
-    img = np.full((720, 1280, 3), 90, np.uint8)
+def inside(roi, p: Person) -> bool:
+    return roi is None or (roi[0] <= p.bbox[0] and roi[1] <= p.bbox[1] and roi[2] >= p.bbox[2]
+                           and roi[3] >= p.bbox[3])
+
+
+def seen_by(*people: Person):
+    """A model that finds whoever lies wholly inside the region it is shown."""
+    return lambda roi: [p for p in people if inside(roi, p)]
+
+
+def frame(walker_at: int | None = None, light: int = 90) -> np.ndarray:
+    img = np.full((720, 1280, 3), light, np.uint8)
     img[400:560, 400:900] = 200  # the member, lying still
     if walker_at is not None:
         img[100:400, walker_at:walker_at + 100] = 30
@@ -41,44 +70,123 @@ def frame(walker_at: int | None = None) -> np.ndarray:
 
 
 def test_the_member_is_followed_in_a_crop_and_the_whole_frame_is_scanned_only_when_needed():
-    scan = Fake(lambda roi: [MEMBER])
-    crop = Fake(lambda roi: [MEMBER])
-    runner = CropRunner(crop, scan, scan_every_s=2.0)
+    model = Fake(seen_by(MEMBER))
+    runner = CropRunner(model, model, scan_every_s=2.0)
     for i in range(30):
         assert runner.infer(i / 30, frame()) == [MEMBER]
-    assert len(scan.calls) == 1 and len(crop.calls) == 29  # found once, then followed
-    assert all(roi is not None for roi in crop.calls)
+    assert runner.calls == {"scan": 1, "crop": 29, "motion": 0}  # found once, then followed
+    assert model.calls[0][0] is None and all(roi is not None for roi, _ in model.calls[1:])
     runner.infer(2.1, frame())
-    assert len(scan.calls) == 2  # the periodic backstop
+    assert runner.calls["scan"] == 2  # the periodic backstop
 
 
-def test_motion_outside_the_crops_makes_the_next_call_a_scan():
-    scan = Fake(lambda roi: [MEMBER])
-    crop = Fake(lambda roi: [MEMBER])
-    runner = CropRunner(crop, scan, scan_every_s=60.0)
+def test_a_crop_shows_the_person_at_a_fixed_size_whatever_their_size_in_the_frame():
+    for scale in (1.0, 0.5):
+        big = person(400, 400, 400 + 500 * scale, 400 + 160 * scale)
+        (crop,) = plan_crops([big], (720, 1280, 3))
+        roi_w = crop.roi[2] - crop.roi[0]
+        shown = 500 * scale * crop.size[0] / roi_w  # the person's longer side in model pixels
+        assert PERSON_PX * 0.95 <= shown <= PERSON_PX * 1.2
+        assert inside(crop.roi, big)
+        assert all(side % 32 == 0 for side in crop.size)
+
+
+def test_people_side_by_side_share_a_crop_and_people_far_apart_do_not():
+    a, near, far = person(400, 300, 500, 600), person(520, 300, 620, 600), person(1100, 300, 1200, 600)
+    assert len(plan_crops([a, near], (720, 1280, 3))) == 1
+    assert len(plan_crops([a, far], (720, 1280, 3))) == 2
+
+
+def test_motion_outside_the_crops_is_looked_at_with_a_crop_and_a_lighting_change_with_a_scan():
+    model = Fake(seen_by(MEMBER, WALKER))
+    runner = CropRunner(model, Fake(seen_by(MEMBER)), scan_every_s=60.0)
     for i in range(5):
         runner.infer(i / 30, frame())
-    assert len(scan.calls) == 1
-    runner.infer(5 / 30, frame(walker_at=40))  # someone walks on at the edge
-    assert len(scan.calls) == 2
+    assert runner.calls == {"scan": 1, "crop": 4, "motion": 0}
+    # Someone walks on at the edge: the crop around what moved finds them, and they are followed.
+    assert runner.infer(5 / 30, frame(walker_at=40)) == [MEMBER, WALKER]
+    assert runner.calls["motion"] == 1 and runner.calls["scan"] == 1
+    assert runner.infer(6 / 30, frame(walker_at=40)) == [MEMBER, WALKER]
+    assert runner.calls["motion"] == 1 and runner.calls["scan"] == 1  # followed in crops now
+    # The lights go down: most of the frame changes, so the whole frame is looked at again.
+    runner.infer(7 / 30, frame(walker_at=40, light=40))
+    assert runner.calls["scan"] == 2
 
 
 def test_a_person_lost_in_their_crop_is_looked_for_everywhere_next_frame():
-    scan = Fake(lambda roi: [MEMBER])
     found = {"crop": True}
     crop = Fake(lambda roi: [MEMBER] if found["crop"] else [])
-    runner = CropRunner(crop, scan, scan_every_s=60.0)
+    runner = CropRunner(crop, Fake(seen_by(MEMBER)), scan_every_s=60.0)
     runner.infer(0.0, frame())
     runner.infer(0.03, frame())
     found["crop"] = False
     assert runner.infer(0.06, frame()) == []
-    assert runner.infer(0.1, frame()) == [MEMBER] and len(scan.calls) == 2
+    assert runner.infer(0.1, frame()) == [MEMBER] and runner.calls["scan"] == 2
 
 
-def test_two_people_get_a_crop_each_and_the_larger_comes_first():
-    scan = Fake(lambda roi: [WALKER, MEMBER])
-    crop = Fake(lambda roi: [MEMBER] if roi[0] > 200 else [WALKER])
-    runner = CropRunner(crop, scan, scan_every_s=60.0)
+def test_two_people_are_both_followed_and_the_larger_comes_first():
+    model = Fake(seen_by(WALKER, MEMBER))
+    runner = CropRunner(model, model, scan_every_s=60.0)
     assert runner.infer(0.0, frame()) == [MEMBER, WALKER]
     assert runner.infer(0.03, frame()) == [MEMBER, WALKER]
-    assert len(crop.calls) == 2
+    assert runner.calls["crop"] == 2
+
+
+def test_a_fixed_size_model_gets_one_crop_per_person_at_its_own_size():
+    crop = Fake(seen_by(WALKER, MEMBER), dynamic=False)
+    runner = CropRunner(crop, Fake(seen_by(WALKER, MEMBER)), scan_every_s=60.0)
+    runner.infer(0.0, frame())
+    runner.infer(0.03, frame())
+    assert [size for _, size in crop.calls] == [(320, 320), (320, 320)]
+
+
+def test_an_empty_still_scene_costs_one_scan_per_scan_interval():
+    model = Fake(lambda roi: [])
+    runner = CropRunner(model, model, scan_every_s=2.0)
+    for i in range(150):  # 5 s at 30 fps
+        assert runner.infer(i / 30, frame()) == []
+    assert runner.calls == {"scan": 3, "crop": 0, "motion": 0}
+
+
+def moving_member(i: int) -> Person:
+    return person(400 + 6 * i, 400, 900 + 6 * i, 560)
+
+
+def test_stream_gives_every_frame_in_order_with_the_model_on_its_own_thread():
+    threads = set()
+
+    def answer(roi):
+        threads.add(threading.current_thread().name)
+        return [p for p in (moving_member(answer.i),) if inside(roi, p)]
+
+    model = Fake(answer)
+    runner = CropRunner(model, model, scan_every_s=60.0)
+    frames = [(i / 30, frame()) for i in range(40)]
+
+    def source():
+        for i, item in enumerate(frames):
+            answer.i = i  # the member walks along 6 px per frame; crops planned two frames back keep up
+            yield item
+
+    got = list(runner.stream(source()))
+    assert [t for t, _ in got] == [t for t, _ in frames]
+    assert all(len(people) == 1 for _, people in got)
+    assert runner.calls["scan"] == 1
+    assert threads == {"pose-model"}
+
+
+def test_a_model_failure_in_the_stream_reaches_the_caller_and_stops_the_model_thread():
+    def answer(roi):
+        if roi is not None:
+            raise PoseError("fake: inference failed: out of memory")
+        return [MEMBER]
+
+    model = Fake(answer)
+    runner = CropRunner(model, model, scan_every_s=60.0)
+    with pytest.raises(PoseError, match="out of memory"):
+        list(runner.stream((i / 30, frame()) for i in range(10)))
+    for _ in range(50):
+        if not any(t.name == "pose-model" for t in threading.enumerate()):
+            break
+        threading.Event().wait(0.02)
+    assert not any(t.name == "pose-model" for t in threading.enumerate())

@@ -7,6 +7,7 @@ moment it is made, and the uplink delivers it whenever the server is there.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -117,6 +118,17 @@ def replay(path: Path, stop: threading.Event, speed: float = 1.0, loop: bool = F
     return header, paced()
 
 
+def _model_versions(src: CameraSettings) -> dict[str, str]:
+    """Which model files run, by name and content hash, so staff can tell two stations' models apart."""
+    def describe(path: Path) -> str:
+        return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+    versions = {"pose": describe(src.crop_model)}
+    if src.scan_model != src.crop_model:
+        versions["scan"] = describe(src.scan_model)
+    return versions
+
+
 def _cpu_temp_c() -> float | None:
     try:
         return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000
@@ -131,6 +143,7 @@ class Station:
         # Models first: a station that can't load them fails before it opens anything else.
         src = settings.source
         self._runner = self._load_models(src) if isinstance(src, CameraSettings) else None
+        self.model_versions = _model_versions(src) if isinstance(src, CameraSettings) else {}
         self.outbox = Outbox(settings.outbox)
         self.uplink = Uplink(settings.server_url, settings.token, self.outbox)
         self.stop = threading.Event()
@@ -161,7 +174,8 @@ class Station:
     def _heartbeat(self) -> Heartbeat:
         return Heartbeat(at=self.clock(), fps=round(self.fps, 2), cpu_temp_c=_cpu_temp_c(),
                          load_1m=os.getloadavg()[0], camera=self.camera, software_version=__version__,
-                         backlog=self.outbox.backlog(), last_error=self.last_error or self.uplink.last_error)
+                         model_versions=self.model_versions, backlog=self.outbox.backlog(),
+                         last_error=self.last_error or self.uplink.last_error)
 
     def _heartbeats(self) -> None:
         registered = False
@@ -169,7 +183,8 @@ class Station:
             try:
                 if not registered:
                     self.uplink.register(Registration(hostname=socket.gethostname(),
-                                                      software_version=__version__))
+                                                      software_version=__version__,
+                                                      model_versions=self.model_versions))
                     registered = True
                 self.uplink.heartbeat(self._heartbeat())
             except LinkDown as exc:

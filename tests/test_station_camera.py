@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.model_files import CROP_MODEL, MODELS_DIR
 from server.store import open_store
 from tests.servers import wait_for
 
@@ -56,6 +57,10 @@ def test_the_clip_runs_through_the_pose_model_and_the_station_reports_its_fps(gy
     assert proc.returncode == 0, proc.stderr
     beat = heartbeat(db, mat.station_id)
     assert beat["fps"] > 0 and beat["camera"] in ("ok", "stopped")
+    # Staff can see which model file runs; the hash is the file's own (models/pose-models.sha256).
+    sums = (MODELS_DIR / "pose-models.sha256").read_text().splitlines()
+    recorded = {name: digest for digest, name in (line.split() for line in sums)}
+    assert beat["model_versions"] == {"pose": f"{CROP_MODEL.name} sha256:{recorded[CROP_MODEL.name][:12]}"}
 
 
 def test_a_camera_that_disappears_is_picked_up_again_without_a_restart(gym, tmp_path, clip):

@@ -2,9 +2,10 @@
 the whole frame, in the same run on the same frames.
 
 Pipeline = a decoder thread handing frames over (as the capture thread does) → pose at the station's
-operating point (`edge/runner.py`: 320 int8 crops around the people seen, a 640 whole-frame scan when
-nobody is followed and every `scan_every_s`) → the analysis. Every frame is processed (none dropped), so
-frames per second is throughput. The bare model call is the time inside onnxruntime for the same calls.
+operating point (`edge/runner.py`: the int8 model on crops sized to the people followed, around what
+moves, and on the whole frame at 640 now and then, with the model on its own thread) → the analysis.
+Every frame is processed (none dropped), so frames per second is throughput. The bare model call is the
+same calls made again one after another with nothing else running: the time the model alone needs.
 """
 
 from __future__ import annotations
@@ -52,29 +53,33 @@ def _warm(backend: OnnxPoseBackend, image: np.ndarray) -> None:
     backend.stage_s = dict.fromkeys(backend.stage_s, 0.0)
 
 
-def _reference(video: Path, limit: int | None, threads: int) -> tuple[list[list[Person]], float, int]:
+def _reference(video: Path, limit: int | None, threads: int, rounds: int) -> tuple[list[list[Person]], float]:
     """The 640 fp32 model on every whole frame, on its own with `threads` (all cores: its fastest): its
-    sure people per frame, and its fps."""
+    sure people per frame, and its fps in the fastest of `rounds` passes."""
     base = OnnxPoseBackend(BASELINE_MODEL, threads=threads)
-    people, total, n = [], 0.0, 0
-    for i, (_, image, _) in enumerate(_frames(video, limit)):
-        if i == 0:
-            _warm(base, image)
-        t0 = time.perf_counter()
-        found = base.infer(image)
-        total += time.perf_counter() - t0
-        people.append([p for p in found if p.score >= pose_check.PERSON_SCORE])
-        n += 1
-    return people, n / total, n
+    people: list[list[Person]] = []
+    best = float("inf")
+    for r in range(rounds):
+        total = 0.0
+        for i, (_, image, _) in enumerate(_frames(video, limit)):
+            if i == 0 and r == 0:
+                _warm(base, image)
+            t0 = time.perf_counter()
+            found = base.infer(image)
+            total += time.perf_counter() - t0
+            if r == 0:
+                people.append([p for p in found if p.score >= pose_check.PERSON_SCORE])
+        best = min(best, total)
+    return people, len(people) / best
 
 
 class _Noted:
-    """The model, noting the input of every call it runs, so the same calls can be timed bare later."""
+    """The model, noting the inputs of every call it runs, so the same calls can be timed bare later."""
 
     def __init__(self, backend: OnnxPoseBackend) -> None:
         self.backend = backend
         self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
-        self.shapes: list[tuple[int, ...]] = []
+        self.shapes: list[tuple[int, ...]] = []  # the input shape of every call, in order
         self.blobs: dict[tuple[int, ...], Prepared] = {}  # one real input per shape is enough to time
 
     def prepare(self, image: np.ndarray, roi: Roi | None = None,
@@ -98,18 +103,15 @@ class _Noted:
         """The noted calls again, one after another with nothing else running: the bare model time."""
         total = 0.0
         for shape in self.shapes:
-            blob = self.blobs[shape]
             t0 = time.perf_counter()
-            self.backend.run(blob)
+            self.backend.run(self.blobs[shape])
             total += time.perf_counter() - t0
         return total
 
 
-def _pipeline(video: Path, limit: int | None, threads: int, scan_every_s: float) -> dict:
-    # One int8 model for both the crops and the whole-frame scans, as the station runs it.
-    model = OnnxPoseBackend(CROP_MODEL, threads=threads)
-    first = next(_frames(video, 1))[1]
-    _warm(model, first)
+def _pipeline(model: OnnxPoseBackend, video: Path, limit: int | None, scan_every_s: float) -> dict:
+    """One pass of the live pipeline over the video, then its model calls again, bare."""
+    model.stage_s = dict.fromkeys(model.stage_s, 0.0)
     noted = _Noted(model)
     runner = CropRunner(noted, noted, scan_every_s)
     analyzer = Analyzer()
@@ -144,12 +146,19 @@ def _pipeline(video: Path, limit: int | None, threads: int, scan_every_s: float)
             "model_s": noted.bare_seconds()}
 
 
-def run(video: Path, limit: int | None = None, threads: int | None = None, scan_every_s: float = 2.0) -> dict:
+def run(video: Path, limit: int | None = None, threads: int | None = None, scan_every_s: float = 2.0,
+        rounds: int = 3) -> dict:
     """threads: onnxruntime threads of the pipeline (default: one core left for capture and analysis,
-    as the station runs); the baseline always gets every core."""
+    as the station runs); the baseline always gets every core. Each measure is the fastest of `rounds`."""
     threads = threads or model_threads()
-    reference, baseline_fps, _ = _reference(video, limit, os.cpu_count() or 1)
-    pipe = _pipeline(video, limit, threads, scan_every_s)
+    reference, baseline_fps = _reference(video, limit, os.cpu_count() or 1, rounds)
+    # One int8 model for both the crops and the whole-frame scans, as the station runs it.
+    model = OnnxPoseBackend(CROP_MODEL, threads=threads)
+    _warm(model, next(_frames(video, 1))[1])
+    passes = [_pipeline(model, video, limit, scan_every_s) for _ in range(rounds)]
+    # A shared machine slows some passes down; the fastest of each is the least disturbed.
+    pipe = min(passes, key=lambda p: p["wall_s"])
+    bare_s = min(p["model_s"] for p in passes)
     missed, errors, ref_people = 0, [], 0
     for ref, got in zip(reference, pipe["found"], strict=True):
         m, e = pose_check.compare(ref, got)
@@ -158,7 +167,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         ref_people += len(ref)
     n = pipe["frames"]
     pipeline_fps = n / pipe["wall_s"]
-    model_fps = n / pipe["model_s"]
+    model_fps = n / bare_s
     return {
         "video": str(video),
         "frames": n,
@@ -175,6 +184,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "threads": threads,
         "baseline_threads": os.cpu_count() or 1,
+        "rounds": rounds,
     }
 
 
@@ -184,13 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, help="only the first N frames")
     p.add_argument("--threads", type=int, help="the pipeline's onnxruntime threads (default: cores - 1)")
     p.add_argument("--scan-every", type=float, default=2.0, help="seconds between whole-frame scans")
+    p.add_argument("--rounds", type=int, default=3, help="passes of each measure; the fastest counts (3)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
     if not args.video.is_file():
         print(f"matcoach: error: {args.video}: no such video (run `bash models/fetch_footage.sh`)",
               file=sys.stderr)
         return 2
-    r = run(args.video, args.frames, args.threads, args.scan_every)
+    if args.rounds < 1:
+        print("matcoach: error: --rounds must be at least 1", file=sys.stderr)
+        return 2
+    r = run(args.video, args.frames, args.threads, args.scan_every, args.rounds)
     if args.json:
         print(json.dumps(r))
         return 0

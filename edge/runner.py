@@ -35,7 +35,7 @@ from edge.pose_check import iou
 PERSON_PX = 192
 # The fixed cost of one model call, in input pixels of work (onnxruntime's per-call overhead, measured:
 # 160×224 takes 3.3 ms, 320×320 8.0 ms). Two crops merge into one when that is cheaper.
-CALL_PX = 10_000
+CALL_PX = 30_000
 # Motion is looked for on a frame this wide (keeps it cheap and ignores sensor noise and small sway).
 MOTION_WIDTH = 96
 # A pixel of that small frame "moved" when its grey level changes by this much between frames...
@@ -44,6 +44,9 @@ MOTION_LEVEL = 25
 MOTION_SHARE = 0.001
 # Motion over more than this share of the frame is a lighting change or the camera: look everywhere.
 MOTION_WIDE = 0.25
+# A crop reaches this much of its person's longer side past their box (heading included) on every side:
+# room for the box's own jitter and a limb flung out.
+CROP_MARGIN = 0.15
 # What moved may be only a limb: its crop reaches this much of its own size further on every side.
 MOTION_MARGIN = 0.5
 # A crop is planned from people seen this many frames earlier (`stream` overlaps frames), so it also
@@ -85,7 +88,7 @@ def plan_crops(people: list[Person], frame_shape: tuple[int, ...],
     """One crop per person (around their box, or around `regions` when given: where they are heading),
     then merged pairwise while a merged crop costs less than its two parts."""
     boxes = regions if regions is not None else [p.bbox for p in people]
-    crops = [sized_crop(crop_around(box, frame_shape), _long_side(p.bbox), frame_shape, [p])
+    crops = [sized_crop(crop_around(box, frame_shape, CROP_MARGIN), _long_side(p.bbox), frame_shape, [p])
              for p, box in zip(people, boxes, strict=True)]
     merged = True
     while merged and len(crops) > 1:
@@ -116,6 +119,11 @@ def _heading(person: Person, before: list[Person]) -> np.ndarray:
         return person.bbox
     ahead = person.bbox + (person.bbox - previous.bbox) * LOOKAHEAD_FRAMES
     return np.concatenate([np.minimum(person.bbox[:2], ahead[:2]), np.maximum(person.bbox[2:], ahead[2:])])
+
+
+def _run(job: list[tuple[Call, Prepared]]) -> list[np.ndarray]:
+    """The outputs of a frame's calls, in order."""
+    return [call.backend.run(prepared) for call, prepared in job]
 
 
 def model_threads() -> int:
@@ -252,8 +260,12 @@ class CropRunner:
         return people
 
     def infer(self, t: float, image: np.ndarray) -> list[Person]:
-        calls = self.plan(t, image)
-        return self.settle(calls, [c.backend.infer(image, c.roi, c.size) for c in calls])
+        job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
+        return self._finish(job, _run(job))
+
+    def _finish(self, job: list[tuple[Call, Prepared]], outputs: list[np.ndarray]) -> list[Person]:
+        found = [c.backend.finish(p, o) for (c, p), o in zip(job, outputs, strict=True)]
+        return self.settle([c for c, _ in job], found)
 
     def stream(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, list[Person]]]:
         """(t, people) for each (t, image), in order, with the model calls on a thread of their own."""
@@ -263,7 +275,7 @@ class CropRunner:
         def model() -> None:
             while (job := todo.get()) is not None:
                 try:
-                    done.put([call.backend.run(p) for call, p in job])
+                    done.put(_run(job))
                 except Exception as exc:  # handed to the consumer, raised there with its own message
                     done.put(exc)
 
@@ -277,8 +289,7 @@ class CropRunner:
                    ) -> tuple[float, list[Person]]:
             if isinstance(outputs, Exception):
                 raise outputs
-            return t, self.settle([c for c, _ in job], [c.backend.finish(p, o)
-                                                         for (c, p), o in zip(job, outputs, strict=True)])
+            return t, self._finish(job, outputs)
 
         # The frame in the model and the one queued behind it, so the model never waits for this thread.
         in_flight: deque[tuple[float, list[tuple[Call, Prepared]]]] = deque()

@@ -1,23 +1,31 @@
-"""The analysis pipeline, one frame at a time: people → the person on the mat → joint angles →
-reps and holds → the member's session. The same object serves `matcoach analyze` (a whole trace or
-video) and, frame by frame, the live station.
+"""The analysis pipeline, one frame at a time: people → the person on the mat → joint angles (and,
+when the frame itself is given, the lower back's profile) → reps and holds → the member's session.
+The same object serves `matcoach analyze` (a whole trace or video) and, frame by frame, the live
+station.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Iterable
 
+import numpy as np
+
+from edge.back import BackMeter, BackProfile, flat_share, rep_evidence
 from edge.config import AnalysisConfig
 from edge.holds import Hold, HoldDetector
 from edge.kinematics import Kinematics
-from edge.people import PoseFrame
-from edge.reps import RepSegmenter
+from edge.people import Person, PoseFrame
+from edge.reps import Rep, RepSegmenter
 from edge.scoring import ScoredRep
 from edge.session import Analysis, Session, SetSummary
 from edge.trace import TraceHeader
-from edge.tracking import MatTracker
+from edge.tracking import MatFrame, MatTracker
 
 Event = ScoredRep | Hold | SetSummary
+# Back profiles and leg elevations are kept this long: longer than any rep or hold can last.
+HISTORY_S = 120.0
 
 
 class Analyzer:
@@ -31,19 +39,33 @@ class Analyzer:
         self.holds = HoldDetector(self.config.session)
         self.session = Session(self.config)
         self.mat_state = "empty"  # who is on the mat, as of the last frame
+        self.back = BackMeter(self.config.back)
+        self._profiles: deque[BackProfile] = deque()
+        self._elevations: deque[tuple[float, np.ndarray]] = deque()
 
     @classmethod
     def for_trace(cls, header: TraceHeader, config: AnalysisConfig | None = None) -> Analyzer:
         return cls(config, floor_line=header.floor_line, mat_region=header.mat_region)
 
-    def push(self, frame: PoseFrame) -> list[Event]:
-        """Feed one frame; returns the reps, holds and sets that finished in it."""
+    def push(self, frame: PoseFrame, image: np.ndarray | None = None) -> list[Event]:
+        """Feed one frame (and the camera image it came from, on a station); returns the reps, holds
+        and sets that finished in it. The image is only looked at here and never kept."""
         mat = self.tracker.update(frame)
         self.mat_state = mat.state
+        if image is not None:
+            member, others = _member_and_others(frame.people, mat)
+            profile = self.back.measure(frame.t, image, member, others)
+            if profile is not None:
+                self._profiles.append(profile)
         angles = self.kinematics.update(mat)
-        events: list[Event] = [self.session.add_rep(rep) for rep in self.segmenter.push(angles)]
+        if angles is not None:
+            self._elevations.append((angles.t, angles.leg_elevation))
+        self._forget(frame.t)
+        reps = self.segmenter.push(angles)
+        events: list[Event] = [self.session.add_rep(self._with_back(rep)) for rep in reps]
         hold = self.holds.push(angles)
         if hold is not None:
+            hold = self._hold_with_back(hold)
             self.session.add_hold(hold)
             events.append(hold)
         if "got_up" in mat.events or "left" in mat.events:
@@ -53,19 +75,49 @@ class Analyzer:
 
     def drain(self) -> list[Event]:
         """End of input, or the member left: the reps and hold still in progress, and the set they close."""
-        events: list[Event] = [self.session.add_rep(rep) for rep in self.segmenter.flush()]
+        events: list[Event] = [self.session.add_rep(self._with_back(rep)) for rep in self.segmenter.flush()]
         hold = self.holds.flush()
         if hold is not None:
+            hold = self._hold_with_back(hold)
             self.session.add_hold(hold)
             events.append(hold)
         self.session.end_set()
         events.extend(self.session.take_closed())
         return events
 
+    def _forget(self, t: float) -> None:
+        while self._profiles and t - self._profiles[0].t > HISTORY_S:
+            self._profiles.popleft()
+        while self._elevations and t - self._elevations[0][0] > HISTORY_S:
+            self._elevations.popleft()
+
+    def _with_back(self, rep: Rep) -> Rep:
+        """The rep with its back-lift evidence, when the lower back was seen."""
+        if not self._profiles:
+            return rep
+        legs = {"both": [0, 1], "left": [0], "right": [1]}[rep.moving]
+        with np.errstate(all="ignore"):
+            elevation = [(t, float(np.nanmean(e[legs]))) for t, e in self._elevations]
+        lift, onset = rep_evidence(list(self._profiles), elevation, rep.start_t, rep.end_t)
+        return dataclasses.replace(rep, back_lift_cm=lift, back_onset_deg=onset)
+
+    def _hold_with_back(self, hold: Hold) -> Hold:
+        share = flat_share(list(self._profiles), hold.start_t, hold.end_t, self.config.back.flat_cm)
+        return dataclasses.replace(hold, flat_share=share)
+
     def finish(self) -> Analysis:
         """End of input: report what was still in progress and return the whole session."""
         self.drain()
         return self.session.result()
+
+
+def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Person | None, list[Person]]:
+    """The detection the tracker followed as the member in this frame (closest to its keypoints), and
+    everyone else."""
+    if mat.keypoints is None or not mat.observed or not people:
+        return None, list(people)
+    member = min(people, key=lambda p: float(np.nanmean(np.abs(p.keypoints[:, :2] - mat.keypoints[:, :2]))))
+    return member, [p for p in people if p is not member]
 
 
 def analyze_frames(frames: Iterable[PoseFrame], header: TraceHeader,

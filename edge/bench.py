@@ -132,9 +132,9 @@ def _pipeline(model: OnnxPoseBackend, video: Path, limit: int | None, scan_every
     analysis_s = 0.0
     threading.Thread(target=decode, daemon=True).start()
     start = time.perf_counter()
-    for t, people in runner.stream(frames()):
+    for t, image, people in runner.stream(frames()):
         t0 = time.perf_counter()
-        analyzer.push(PoseFrame(t, tuple(people)))
+        analyzer.push(PoseFrame(t, tuple(people)), image)
         analysis_s += time.perf_counter() - t0
         found.append(people)
     wall = time.perf_counter() - start

@@ -63,6 +63,32 @@ class FaultRules(_Strict):
     overshoot_deg: float = Field(7.0, gt=0, description="swing past the settled top that counts")
     knees_bent_deg: float = Field(150.0, gt=0, le=180, description="smallest knee angle under this")
     short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")
+    # The lower back rose this much over the member's flat back at the bottom of the rep (edge/back.py).
+    # Under it lie breathing (the belly moves ~0.5 cm) and the soft tissue of a back pressed flat.
+    back_arched_cm: float = Field(1.5, gt=0, description="lumbar lift at the bottom over this")
+
+
+class BackConfig(_Strict):
+    """The lower-back lift measurement (edge/back.py) and what counts as arched."""
+
+    # A hold's frame counts as back-flat under this lift.
+    flat_cm: float = Field(1.0, gt=0)
+    # The empty-scene model: its width in pixels, refreshed every n-th frame at this rate.
+    model_width: int = Field(640, ge=64, le=4096)
+    model_every: int = Field(5, ge=1)
+    model_rate: float = Field(0.05, gt=0, le=1)
+    # Frames with nobody detected count as an empty scene only after this many in a row.
+    empty_frames: int = Field(15, ge=1)
+    # A pixel belongs to a person when it differs from the empty scene by this much (0–255).
+    difference_level: float = Field(30.0, gt=0, lt=255)
+    min_keypoint_conf: float = Field(0.3, ge=0, le=1)
+    # A trunk shorter than this (px) is too far away to measure a centimetre on.
+    min_trunk_px: float = Field(60.0, gt=0)
+    # The flat baseline: this percentile of the heights over the last baseline_s of lying, once
+    # baseline_min_s have been seen.
+    baseline_s: float = Field(60.0, gt=0)
+    baseline_min_s: float = Field(3.0, gt=0)
+    baseline_percentile: float = Field(20.0, ge=0, le=100)
 
 
 class ScoringConfig(_Strict):
@@ -91,6 +117,7 @@ class AnalysisConfig(_Strict):
     kinematics: KinematicsConfig = KinematicsConfig()
     reps: RepConfig = RepConfig()
     faults: FaultRules = FaultRules()
+    back: BackConfig = BackConfig()
     scoring: ScoringConfig = ScoringConfig()
     session: SessionConfig = SessionConfig()
 

@@ -88,10 +88,12 @@ class EventMaker:
                 bottom_pause_s=r.bottom_pause_s, top_angle_deg=r.top_angle_deg,
                 bottom_angle_deg=r.bottom_angle_deg, min_knee_angle_deg=r.min_knee_angle_deg,
                 faults=list(event.faults), score=event.score, cue=event.cue,  # type: ignore[arg-type]
-                end_range_deg=analyzer.session.end_range_deg)
+                end_range_deg=analyzer.session.end_range_deg, back_lift_cm=r.back_lift_cm,
+                back_onset_deg=r.back_onset_deg)
         if isinstance(event, Hold):
             return HoldEvent(id=self.ids(), at=at, session_id=session_id,
-                             variant=event.variant, duration_s=event.duration_s)  # type: ignore[arg-type]
+                             variant=event.variant, duration_s=event.duration_s,  # type: ignore[arg-type]
+                             flat_share=event.flat_share)
         assert isinstance(event, SetSummary)
         return SetEvent(id=self.ids(), at=at, session_id=session_id,
                         set_index=max(1, event.index - self._set_base),

@@ -30,6 +30,8 @@ class Hold:
     variant: str
     start_t: float
     end_t: float
+    # Share of the hold with the lower back flat (edge/back.py); None when it could not be seen.
+    flat_share: float | None = None
 
     @property
     def duration_s(self) -> float:

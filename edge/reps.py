@@ -51,6 +51,11 @@ class Rep:
     bottom_in_speed_dps: float
     bottom_out_speed_dps: float
     overshoot_deg: float
+    # The back-lift evidence (edge/back.py), filled in by the analysis when frames were seen: the lift
+    # over the member's flat back at the bottom (cm), and the leg elevation where it began. None: the
+    # lower back could not be seen.
+    back_lift_cm: float | None = None
+    back_onset_deg: float | None = None
 
 
 @dataclass(slots=True)

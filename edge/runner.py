@@ -267,8 +267,9 @@ class CropRunner:
         found = [c.backend.finish(p, o) for (c, p), o in zip(job, outputs, strict=True)]
         return self.settle([c for c, _ in job], found)
 
-    def stream(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, list[Person]]]:
-        """(t, people) for each (t, image), in order, with the model calls on a thread of their own."""
+    def stream(self, frames: Iterable[tuple[float, np.ndarray]]
+               ) -> Iterator[tuple[float, np.ndarray, list[Person]]]:
+        """(t, image, people) for each (t, image), in order, with the model calls on a thread of their own."""
         todo: queue.SimpleQueue = queue.SimpleQueue()
         done: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -285,14 +286,14 @@ class CropRunner:
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, 0.001))
 
-        def finish(t: float, job: list[tuple[Call, Prepared]], outputs: list | Exception
-                   ) -> tuple[float, list[Person]]:
+        def finish(t: float, image: np.ndarray, job: list[tuple[Call, Prepared]], outputs: list | Exception
+                   ) -> tuple[float, np.ndarray, list[Person]]:
             if isinstance(outputs, Exception):
                 raise outputs
-            return t, self._finish(job, outputs)
+            return t, image, self._finish(job, outputs)
 
         # The frame in the model and the one queued behind it, so the model never waits for this thread.
-        in_flight: deque[tuple[float, list[tuple[Call, Prepared]]]] = deque()
+        in_flight: deque[tuple[float, np.ndarray, list[tuple[Call, Prepared]]]] = deque()
         try:
             for t, image in frames:
                 while in_flight and not self._seen:
@@ -300,7 +301,7 @@ class CropRunner:
                     yield finish(*in_flight.popleft(), done.get())
                 job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
                 todo.put(job)
-                in_flight.append((t, job))
+                in_flight.append((t, image, job))
                 if len(in_flight) > 1:
                     yield finish(*in_flight.popleft(), done.get())
             while in_flight:

@@ -69,6 +69,8 @@ class StraightLegRules:
             found.add("knees_bent")
         if rep.top_angle_deg < rules.short_top_deg:
             found.add("short_top")
+        if rep.back_lift_cm is not None and rep.back_lift_cm >= rules.back_arched_cm:
+            found.add("back_arched")
         return found
 
     def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:

@@ -68,9 +68,9 @@ class Session:
         current.reps.append(rep)
         scored = self._score(rep, current.variant)
         current.live_scores.append(scored.score)
-        if scored.variant in STRAIGHT_LEG and "back_arched" not in scored.faults:
-            bottom = rep.bottom_angle_deg
-            self.end_range_deg = bottom if self.end_range_deg is None else min(self.end_range_deg, bottom)
+        flat_to = _flat_to(scored)
+        if flat_to is not None:
+            self.end_range_deg = flat_to if self.end_range_deg is None else min(self.end_range_deg, flat_to)
         return scored
 
     def add_hold(self, hold: Hold) -> None:
@@ -102,11 +102,9 @@ class Session:
             scored = [self._score(r, variant) for r in s.reps]
             first = len(reps) + 1
             reps.extend(scored)
-            if variant in STRAIGHT_LEG:
-                # The personal end range: the lowest the legs went with the back still flat.
-                flat = [x.rep.bottom_angle_deg for x in scored if "back_arched" not in x.faults]
-                if flat:
-                    end_range = min([*flat, end_range] if end_range is not None else flat)
+            flat = [v for x in scored if (v := _flat_to(x)) is not None]
+            if flat:
+                end_range = min([*flat, end_range] if end_range is not None else flat)
             sets.append({
                 "index": set_index,
                 "variant": variant,
@@ -141,6 +139,8 @@ class Analysis:
                     "top_angle_deg": s.rep.top_angle_deg,
                     "bottom_angle_deg": s.rep.bottom_angle_deg,
                     "min_knee_angle_deg": s.rep.min_knee_angle_deg,
+                    "back_lift_cm": s.rep.back_lift_cm,
+                    "back_onset_deg": s.rep.back_onset_deg,
                     "faults": list(s.faults),
                     "score": s.score,
                 }
@@ -149,7 +149,16 @@ class Analysis:
             "sets": self.sets,
             "holds": [
                 {"index": i, "variant": h.variant, "start_t": h.start_t, "end_t": h.end_t,
-                 "duration_s": h.duration_s}
+                 "duration_s": h.duration_s, "flat_share": h.flat_share}
                 for i, h in enumerate(self.holds, start=1)
             ],
         }
+
+
+def _flat_to(scored: ScoredRep) -> float | None:
+    """The lowest elevation a straight-leg rep reached with the back still flat (the personal end range
+    is the lowest of these): its bottom, or where the back began to lift in an arched rep ("if your back
+    arches at 30 degrees, then 30 degrees is your floor"). None for other variants or an unknown onset."""
+    if scored.variant not in STRAIGHT_LEG:
+        return None
+    return scored.rep.back_onset_deg if "back_arched" in scored.faults else scored.rep.bottom_angle_deg

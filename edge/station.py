@@ -204,7 +204,7 @@ class Station:
         scan = crop if src.scan_model == src.crop_model else OnnxPoseBackend(src.scan_model, threads=threads)
         return CropRunner(crop, scan, src.scan_every_s)
 
-    def _camera_frames(self, src: CameraSettings) -> Iterator[PoseFrame]:
+    def _camera_frames(self, src: CameraSettings) -> Iterator[tuple[PoseFrame, np.ndarray | None]]:
         from edge.camera import OpenCVSource, Picamera2Source
         from edge.capture import LatestFrame
 
@@ -227,15 +227,17 @@ class Station:
                     return
 
         try:
-            for t, people in self._runner.stream(images()):
-                yield PoseFrame(t, tuple(people))
+            for t, image, people in self._runner.stream(images()):
+                # The image goes on to the analysis for the lower back's profile, and no further.
+                yield PoseFrame(t, tuple(people)), image
         finally:
             capture.stop()
 
     def _pipeline(self) -> None:
         src = self.settings.source
         if isinstance(src, SourceSettings):
-            header, frames = replay(src.path, self.stop, src.speed, src.loop)
+            header, poses = replay(src.path, self.stop, src.speed, src.loop)
+            frames: Iterator[tuple[PoseFrame, np.ndarray | None]] = ((f, None) for f in poses)
             # A replay restarted after a crash makes its events again from the start: with the same
             # ids and times (kept in the outbox) they are the same events, stored once by the server.
             seed = self.outbox.remember(f"replay:{src.path.resolve()}", uuid.uuid4().hex)
@@ -254,9 +256,9 @@ class Station:
                 return Analyzer(self.settings.analysis, mat_region=tuple(region) if region else None)
         analyzer = new_analyzer()
         window: list[float] = []
-        for frame in frames:
+        for frame, image in frames:
             self._stream_t = frame.t
-            events = maker.after_frame(analyzer, analyzer.push(frame))
+            events = maker.after_frame(analyzer, analyzer.push(frame, image))
             if analyzer.mat_state == "empty" and analyzer.session.set_index:
                 # The member left: finish their session; the next person starts afresh.
                 events += maker.after_frame(analyzer, analyzer.drain())

@@ -84,6 +84,10 @@ class RepEvent(Wire):
     cue: ShortText
     # The member's personal end range so far (lowest elevation reached with a flat back).
     end_range_deg: Angle | None = None
+    # The back-lift evidence: lift over the member's flat back at the bottom, and the leg elevation
+    # where it began; None when the station could not see the lower back.
+    back_lift_cm: Annotated[Number, Field(ge=-50, le=50)] | None = None
+    back_onset_deg: Angle | None = None
 
 
 class SetEvent(Wire):

@@ -14,7 +14,8 @@ from edge.scoring import FAULTS
 from tests.sim import random_session_spec, simulate
 
 REP_KEYS = {"index", "start_t", "end_t", "variant", "descent_s", "ascent_s", "bottom_pause_s",
-            "top_angle_deg", "bottom_angle_deg", "min_knee_angle_deg", "faults", "score"}
+            "top_angle_deg", "bottom_angle_deg", "min_knee_angle_deg", "back_lift_cm", "back_onset_deg",
+            "faults", "score"}
 
 
 def _matcoach(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,6 +41,7 @@ def test_json_is_the_analysis_object_of_the_spec(session) -> None:
     assert len(out["reps"]) == 12 and len(out["sets"]) == 2 and len(out["holds"]) == 1
     for i, rep in enumerate(out["reps"], start=1):
         assert set(rep) == REP_KEYS
+        assert rep["back_lift_cm"] is None  # a keypoint trace has no frames to see the back in
         assert rep["index"] == i and rep["variant"] == "double_leg"
         assert set(rep["faults"]) <= set(FAULTS) and "fast_descent" in rep["faults"]
         assert 0 <= rep["score"] <= 100

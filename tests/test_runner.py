@@ -169,8 +169,9 @@ def test_stream_gives_every_frame_in_order_with_the_model_on_its_own_thread():
             yield item
 
     got = list(runner.stream(source()))
-    assert [t for t, _ in got] == [t for t, _ in frames]
-    assert all(len(people) == 1 for _, people in got)
+    assert [t for t, _, _ in got] == [t for t, _ in frames]
+    assert all(image is frames[i][1] for i, (_, image, _) in enumerate(got))
+    assert all(len(people) == 1 for _, _, people in got)
     assert runner.calls["scan"] == 1
     assert threads == {"pose-model"}
 

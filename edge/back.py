@@ -1,0 +1,286 @@
+"""How far the lower back has lifted off the mat (`back_arched`), from what the camera sees.
+
+COCO keypoints have no lumbar point, and the hips barely move when the back arches, so the evidence
+is the silhouette of the trunk over the lumbar span (between the hips and a little past half-way to
+the shoulders), against a model of the empty scene:
+- the *underside*: when the back arches, the mat (or the room behind it) shows through under the
+  lumbar span and the lowest body pixel there rises. From a side camera the near arm, lying on the mat
+  beside the trunk ("hands at your sides"), hides the underside, so it is used only when no elbow or
+  wrist keypoint lies in front of the span;
+- the *top*: the abdomen rises with the lumbar spine, always in view from the side.
+Each is compared with the member's own pressed-flat baseline: a low percentile of the same heights
+over the last minute of lying (the back is flat most of the time, and at rest between sets), so
+clothing, belly and camera height cancel out. Pixels become centimetres by the trunk's length (hip to
+shoulder ≈ 0.288 × stature, stature taken as 1.70 m).
+
+Why a background model and not a segmentation network: a second network per frame would cost more
+than the pose model, and the empty mat is seen every time nobody is on it. Limits (docs/ and the
+model card): clothing the colour of what is behind the person hides their edges (then the reading
+is missing, not high); a camera higher than ~0.6 m sees the trunk from above and the top edge moves
+less; a bystander overlapping the span makes the frame unmeasured rather than guessed.
+
+Frames are used only here, on the station, and only the lift in centimetres leaves this module.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.config import BackConfig
+from edge.people import KP, Person
+
+HIPS = (KP["left_hip"], KP["right_hip"])
+SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])
+# Trunk length (hip centre to shoulder centre) of an average adult, for pixels → cm.
+TRUNK_CM = 0.288 * 170.0
+# The lumbar span, as fractions of the way from the hip centre to the shoulder centre.
+SPAN = (0.22, 0.55)
+COLUMNS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class BackProfile:
+    """One frame: heights of the trunk's top and underside over the lumbar columns (small-image pixels
+    above the image's bottom row, NaN where not seen) and how many of those pixels make a centimetre."""
+
+    t: float
+    top: np.ndarray
+    under: np.ndarray
+    px_per_cm: float
+
+
+def rise_cm(profile: BackProfile, base: BackProfile) -> float | None:
+    """How much higher the back is in `profile` than in `base`: the larger of the two edges' rises
+    (the underside is the direct evidence but an arm can hide it; the top is always in view)."""
+    rises = [_peak_rise(profile.top, base.top), _peak_rise(profile.under, base.under)]
+    seen = [r for r in rises if math.isfinite(r)]
+    return round(max(seen) / profile.px_per_cm, 2) if seen else None
+
+
+def flat_profile(profiles: list[BackProfile]) -> BackProfile | None:
+    """The member's back at rest over some frames, column by column (median): the reference a rise is
+    measured from."""
+    if not profiles:
+        return None
+    with np.errstate(all="ignore"):
+        top = np.nanmedian(np.stack([p.top for p in profiles]), axis=0)
+        under = np.nanmedian(np.stack([p.under for p in profiles]), axis=0)
+    return BackProfile(profiles[0].t, top, under, float(np.median([p.px_per_cm for p in profiles])))
+
+
+# The flat reference of a rep: the first half-second, legs up at the top, where nobody arches. Taken
+# afresh in every rep, so an arm moved or a shift along the mat between reps is not read as a lift.
+REFERENCE_S = 0.5
+# The lift of a rep is read at its bottom, where the legs pull hardest on the lower back.
+BOTTOM_S = 0.3
+
+
+def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float]], start_t: float,
+                 end_t: float) -> tuple[float | None, float | None]:
+    """(lift at the bottom in cm, leg elevation where it began) of one rep; None where not seen.
+
+    `elevation` is (t, degrees) of the moving legs over the rep. The onset: the lift grows with the
+    legs' pull on the pelvis, which goes as cos(elevation) once it exceeds what the abs hold, so the
+    lift against cos(elevation) on the way down is a line from the onset; it is fitted between a fifth
+    and four fifths of the final lift and followed back to zero.
+    """
+    mine = [p for p in profiles if start_t <= p.t <= end_t]
+    base = flat_profile([p for p in mine if p.t <= start_t + REFERENCE_S])
+    legs = [(t, e) for t, e in elevation if start_t <= t <= end_t and math.isfinite(e)]
+    if base is None or not legs:
+        return None, None
+    bottom_t, bottom_deg = min(legs, key=lambda te: te[1])
+    rises = [(p.t, rise_cm(p, base)) for p in mine]
+    near = [r for t, r in rises if r is not None and abs(t - bottom_t) <= BOTTOM_S]
+    if not near:
+        return None, None
+    lift = round(float(np.median(near)), 2)
+    times = np.array([t for t, _ in legs])
+    degs = np.array([e for _, e in legs])
+    down = [(float(np.interp(t, times, degs)), r) for t, r in rises if r is not None and t <= bottom_t]
+    sel = [(e, r) for e, r in down if 0.2 * lift <= r <= 0.8 * lift]
+    if lift <= 0 or len(sel) < 3:
+        return lift, None
+    pull = np.cos(np.radians([e for e, _ in sel]))
+    slope, offset = np.polyfit(pull, [r for _, r in sel], 1)
+    if slope <= 0:
+        return lift, None
+    at_zero = -offset / slope  # cos(onset)
+    onset = math.degrees(math.acos(min(1.0, max(-1.0, at_zero))))
+    # The onset lies between the bottom and the top of the rep; a fit outside that is noise.
+    top_deg = max(e for _, e in legs)
+    return lift, round(onset, 1) if bottom_deg <= onset <= top_deg else None
+
+
+def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_cm: float) -> float | None:
+    """Share of a hold's measured frames with the back within `flat_cm` of its start."""
+    mine = [p for p in profiles if start_t <= p.t <= end_t]
+    base = flat_profile([p for p in mine if p.t <= start_t + 2 * REFERENCE_S])
+    if base is None:
+        return None
+    rises = [r for r in (rise_cm(p, base) for p in mine) if r is not None]
+    return round(sum(r < flat_cm for r in rises) / len(rises), 3) if rises else None
+
+
+class EmptyScene:
+    """A running picture of the scene without people, at reduced resolution.
+
+    Updated every few frames, only where no person's box is, so whoever lies still on the mat never
+    becomes background. A global gain, measured on the background in view, follows lighting changes.
+    """
+
+    def __init__(self, config: BackConfig) -> None:
+        self.config = config
+        self.background: np.ndarray | None = None  # float32, small
+        self.learned: np.ndarray | None = None  # bool, small: pixels seen empty at least once
+        self.scale = 1.0
+        self._frames = 0
+        self._empty_run = 0
+
+    def small(self, image: np.ndarray) -> np.ndarray:
+        w = self.config.model_width
+        self.scale = w / image.shape[1]
+        h = max(1, round(image.shape[0] * self.scale))
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+
+    def _free(self, shape: tuple[int, ...], people: list[Person]) -> np.ndarray:
+        free = np.ones(shape[:2], bool)
+        for p in people:
+            x1, y1, x2, y2 = p.bbox * self.scale
+            m = 0.15 * max(x2 - x1, y2 - y1)  # limbs stray past the box
+            ys = slice(max(0, int(y1 - m)), max(0, int(y2 + m + 1)))
+            free[ys, max(0, int(x1 - m)):max(0, int(x2 + m + 1))] = False
+        return free
+
+    def update(self, small: np.ndarray, people: list[Person]) -> None:
+        self._frames += 1
+        # A frame with nobody in it right after frames with people is more likely the pose model
+        # missing them than the scene being empty: learning it would paint a ghost of them in.
+        self._empty_run = 0 if people else self._empty_run + 1
+        if not people and self._empty_run < self.config.empty_frames:
+            return
+        if self.background is not None and self._frames % self.config.model_every:
+            return
+        free = self._free(small.shape, people)
+        if self.background is None:
+            self.background = small.astype(np.float32)
+            self.learned = free.copy()
+            return
+        assert self.learned is not None
+        # The model is kept at its first exposure: what is learned now is divided by the light's gain,
+        # so the part hidden behind a person, not updated meanwhile, stays comparable with the rest.
+        now = small.astype(np.float32) / self.gain(small, people)
+        rate = np.where(self.learned, self.config.model_rate, 1.0).astype(np.float32)[..., None]
+        blend = self.background + (now - self.background) * rate
+        self.background = np.where(free[..., None], blend, self.background)
+        self.learned |= free
+
+    def gain(self, small: np.ndarray, people: list[Person]) -> float:
+        """Brightness now over brightness in the model, on background that is in view."""
+        assert self.background is not None
+        free = self._free(small.shape, people)[::4, ::4]
+        now = small[::4, ::4].astype(np.float32).sum(axis=2)[free]
+        then = self.background[::4, ::4].sum(axis=2)[free]
+        keep = then > 30
+        if keep.sum() < 50:
+            return 1.0
+        return float(np.median(now[keep] / then[keep]))
+
+
+def _mid(kps: np.ndarray, pair: tuple[int, int], min_conf: float) -> np.ndarray | None:
+    ok = [i for i in pair if kps[i, 2] >= min_conf]
+    return kps[ok, :2].mean(axis=0) if ok else None
+
+
+class BackMeter:
+    """Frame by frame: the member's trunk profile over the lumbar span, or None when it cannot be seen."""
+
+    def __init__(self, config: BackConfig | None = None) -> None:
+        self.config = config or BackConfig()
+        self.scene = EmptyScene(self.config)
+
+    def measure(self, t: float, image: np.ndarray, member: Person | None,
+                others: list[Person]) -> BackProfile | None:
+        everyone = ([member] if member is not None else []) + others
+        small = self.scene.small(image)
+        ready = self.scene.background is not None
+        self.scene.update(small, everyone)
+        if member is None or not ready:
+            return None
+        found = self._profile(small, member, others)
+        if found is None:
+            return None
+        top, under, trunk_px = found
+        return BackProfile(t, top, under, trunk_px * self.scene.scale / TRUNK_CM)
+
+    def _profile(self, small: np.ndarray, member: Person, others: list[Person]
+                 ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """Top and underside heights of the trunk over the lumbar columns, and the trunk's length in
+        full-frame pixels."""
+        c = self.config
+        kps = member.keypoints
+        hip, shoulder = _mid(kps, HIPS, c.min_keypoint_conf), _mid(kps, SHOULDERS, c.min_keypoint_conf)
+        if hip is None or shoulder is None:
+            return None
+        axis = shoulder - hip
+        trunk_px = float(np.hypot(*axis))
+        # Lying: the trunk runs along the floor, not up it (a sitting or standing person is not measured).
+        if trunk_px < c.min_trunk_px or abs(axis[1]) > 0.5 * abs(axis[0]):
+            return None
+        s = self.scene.scale
+        xs = (hip[0] + np.linspace(*SPAN, COLUMNS) * axis[0]) * s
+        y_mid = (hip[1] + 0.3 * axis[1]) * s
+        reach = trunk_px * s
+        y0, y1 = int(max(0, y_mid - 0.9 * reach)), int(min(small.shape[0], y_mid + 0.6 * reach))
+        x0, x1 = int(max(0, xs.min() - 1)), int(min(small.shape[1], xs.max() + 2))
+        if y1 - y0 < 4 or x1 - x0 < COLUMNS:
+            return None
+        box = (x0 / s, y0 / s, x1 / s, y1 / s)
+        # Someone else overlapping the span (a bystander behind, a trainer) makes it unreadable.
+        if any(_overlap(p.bbox, box) for p in others):
+            return None
+        assert self.scene.learned is not None and self.scene.background is not None
+        if not self.scene.learned[y0:y1, x0:x1].all():
+            return None  # part of the span was never seen empty
+        gain = self.scene.gain(small, [member, *others])
+        diff = np.abs(small[y0:y1, x0:x1].astype(np.float32) - gain * self.scene.background[y0:y1, x0:x1])
+        body = diff.max(axis=2) > c.difference_level
+        body = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+        cols = np.clip(np.round(xs - x0).astype(int), 0, x1 - x0 - 1)
+        # The trunk's midline (between the hip and shoulder keypoints) in each column: the edges are
+        # where the body run through it ends, so a blob above or below it (a ghost, a bag) is not read.
+        mids = np.round((hip[1] + np.linspace(*SPAN, COLUMNS) * axis[1]) * s - y0).astype(int)
+        top = np.full(COLUMNS, np.nan)
+        under = np.full(COLUMNS, np.nan)
+        bottom_row = small.shape[0]
+        for j, (col, mid) in enumerate(zip(cols, mids, strict=True)):
+            run = body[:, col]
+            if not 0 <= mid < run.size or not run[mid]:
+                continue
+            up = np.flatnonzero(~run[:mid][::-1])
+            down = np.flatnonzero(~run[mid:])
+            first = mid - (up[0] if up.size else mid)
+            last = mid + (down[0] - 1 if down.size else run.size - 1 - mid)
+            # Heights above the image's bottom row: the floor stays put while keypoints jitter.
+            top[j] = bottom_row - (y0 + first)
+            under[j] = bottom_row - (y0 + last)
+        return top, under, trunk_px
+
+
+def _peak_rise(now: np.ndarray, base: np.ndarray) -> float:
+    """The largest rise over the span, each column taken as the median of it and its neighbours: the
+    arch is a bump over a few columns, and an arm may hide the rest of them; a lone column is noise."""
+    rise = now - base
+    if np.isfinite(rise).sum() < COLUMNS // 2:
+        return math.nan
+    with np.errstate(all="ignore"):
+        smooth = np.nanmedian(np.stack([rise[:-2], rise[1:-1], rise[2:]]), axis=0)
+    return float(np.nanmax(smooth)) if np.isfinite(smooth).any() else math.nan
+
+
+def _overlap(a: np.ndarray, b: tuple[float, float, float, float]) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])

@@ -3,6 +3,7 @@ it puts under the lower back over time."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,9 +68,10 @@ class ArchPlan:
     def lift_cm(self, t: np.ndarray) -> np.ndarray:
         """Lumbar lift (cm) of the arch model at sorted times.
 
-        In a rep the lift follows the legs: 0 while they are above the onset, growing (smoothstep) to the
-        rep's lift at its lowest elevation and back symmetrically on the way up. A flat rep keeps its
-        physiological lift, growing over the whole range from the top.
+        In a rep the lift follows the legs' pull on the pelvis, which goes as cos(elevation): 0 while
+        the legs are above the onset (the abs hold that much), then growing in proportion to the pull
+        beyond it, to the rep's lift at its lowest elevation, and back the same way on the way up. A
+        flat rep keeps its physiological lift, growing over the whole range from the top.
         """
         out = np.zeros(t.size)
         for rep, legs in zip(self.reps, self.legs, strict=True):
@@ -78,8 +80,9 @@ class ArchPlan:
                 continue
             elev = self.chore.leg_angles(t[sel], legs)[0]
             onset = rep.top_deg if rep.onset_deg is None else rep.onset_deg
-            share = (onset - elev) / max(onset - rep.bottom_deg, 1.0)
-            out[sel] = rep.lift_cm * smoothstep(share)
+            pull = np.cos(np.radians(elev)) - math.cos(math.radians(onset))
+            span = max(math.cos(math.radians(rep.bottom_deg)) - math.cos(math.radians(onset)), 1e-3)
+            out[sel] = rep.lift_cm * np.clip(pull / span, 0.0, 1.0)
         for hold in self.holds:
             start, end = hold.arched or (hold.start_t, hold.end_t)
             sel = (t >= start) & (t <= end)

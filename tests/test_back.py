@@ -1,0 +1,103 @@
+"""The lower back's lift from the camera (edge/back.py), on drawn scenes whose geometry is known: a
+trunk lying on a mat in front of a wall, its lumbar underside and belly raised by a known number of
+pixels. The rendered sessions of tests/sim/render.py are the measured bench (tests/back_bench.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.back import BackMeter, flat_profile, rise_cm
+from edge.config import BackConfig
+from edge.people import KP, Person
+
+W, H = 1280, 720
+FLOOR = 520  # the mat's top surface, image row
+HIP_X, SHOULDER_X = 700, 400  # the trunk lies head to the left
+TRUNK_PX = HIP_X - SHOULDER_X  # 300 px for ~49 cm: ~6.1 px per cm at full size
+
+
+def scene(light: float = 1.0) -> np.ndarray:
+    img = np.zeros((H, W, 3), np.uint8)
+    img[:FLOOR] = (150, 160, 170)  # wall
+    img[FLOOR:] = (60, 90, 120)  # mat and floor
+    img[::40] = (120, 130, 140)  # some texture, so the scene is not flat colour
+    return np.clip(img * light, 0, 255).astype(np.uint8)
+
+
+def lying(img: np.ndarray, lift_px: int = 0) -> np.ndarray:
+    """Draw a trunk (hip to shoulder) lying on the mat; over the lumbar span its underside and top rise
+    by lift_px (a bump, highest a third of the way from the hip)."""
+    out = img.copy()
+    for x in range(SHOULDER_X - 60, HIP_X + 120):
+        f = (HIP_X - x) / TRUNK_PX  # 0 at the hip, 1 at the shoulder
+        bump = max(0.0, 1 - abs(f - 0.35) / 0.25)
+        rise = round(lift_px * bump)
+        out[FLOOR - 120 - rise:FLOOR - rise, x] = (40, 40, 200)
+    return out
+
+
+def member() -> Person:
+    kp = np.zeros((17, 3))
+    kp[:, 2] = 0.9
+    for name, x in (("left_hip", HIP_X), ("right_hip", HIP_X), ("left_shoulder", SHOULDER_X),
+                    ("right_shoulder", SHOULDER_X)):
+        kp[KP[name]] = (x, FLOOR - 60, 0.9)
+    return Person(0.9, np.array([SHOULDER_X - 60, FLOOR - 130, HIP_X + 120, FLOOR], float), kp)
+
+
+def meter_with_empty_mat(frames: int = 20, **config: float) -> BackMeter:
+    m = BackMeter(BackConfig(model_every=1, **config))
+    for i in range(frames):
+        m.measure(i / 30, scene(), None, [])
+    return m
+
+
+def profile(m: BackMeter, t: float, img: np.ndarray, others: list[Person] | None = None):
+    return m.measure(t, img, member(), others or [])
+
+
+def test_a_raised_lower_back_reads_as_its_lift_in_centimetres_and_a_flat_one_as_none():
+    m = meter_with_empty_mat()
+    base = flat_profile([profile(m, 1 + i / 30, lying(scene())) for i in range(10)])
+    assert base is not None
+    px_per_cm = TRUNK_PX / (0.288 * 170)
+    for cm in (2.0, 3.5):
+        lifted = profile(m, 2.0, lying(scene(), round(cm * px_per_cm)))
+        assert rise_cm(lifted, base) == pytest.approx(cm, abs=0.35)
+    assert abs(rise_cm(profile(m, 2.1, lying(scene())), base)) < 0.3
+
+
+def test_the_lights_dimming_is_not_a_lift():
+    m = meter_with_empty_mat()
+    base = flat_profile([profile(m, 1 + i / 30, lying(scene())) for i in range(10)])
+    for i in range(10):
+        dim = profile(m, 2 + i / 30, lying(scene(light=0.75)))
+    assert dim is not None and abs(rise_cm(dim, base)) < 0.3
+
+
+def test_someone_walking_behind_the_lower_back_makes_it_unreadable_not_arched():
+    m = meter_with_empty_mat()
+    walker = Person(0.9, np.array([480, 150, 600, FLOOR - 90], float), np.zeros((17, 3)))
+    img = lying(scene())
+    img[150:FLOOR - 90, 480:600] = (20, 20, 20)
+    assert profile(m, 1.0, img, [walker]) is None
+
+
+def test_a_member_the_pose_model_misses_for_a_moment_does_not_become_background():
+    m = meter_with_empty_mat(model_rate=0.5)  # a scene that learns fast, so a ghost would show at once
+    for i in range(10):
+        profile(m, 1 + i / 30, lying(scene()))
+    for i in range(5):  # the pose model misses the member: nobody detected, the body still there
+        m.measure(2 + i / 30, lying(scene()), None, [])
+    base = flat_profile([profile(m, 3 + i / 30, lying(scene())) for i in range(5)])
+    assert base is not None and np.isfinite(base.top).all()
+
+
+def test_nothing_is_measured_of_a_person_standing_or_before_the_mat_was_seen_empty():
+    m = BackMeter()
+    assert m.measure(0.0, lying(scene()), member(), []) is None  # no empty scene yet
+    m = meter_with_empty_mat()
+    standing = member()
+    standing.keypoints[[KP["left_shoulder"], KP["right_shoulder"]], :2] = (HIP_X, FLOOR - 360)
+    assert m.measure(1.0, lying(scene()), standing, []) is None

@@ -113,9 +113,14 @@ class Analyzer:
 
 def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Person | None, list[Person]]:
     """The detection the tracker followed as the member in this frame (closest to its keypoints), and
-    everyone else."""
-    if mat.keypoints is None or not mat.observed or not people:
+    everyone else. A member the pose model missed in this frame but the tracker still holds is among
+    the others, by their held keypoints: not measured, but never learnt as empty scene either."""
+    if mat.keypoints is None:
         return None, list(people)
+    if not mat.observed or not people:
+        xy = mat.keypoints[:, :2]
+        box = np.array([*np.nanmin(xy, axis=0), *np.nanmax(xy, axis=0)], dtype=np.float32)
+        return None, [*people, Person(0.0, box, mat.keypoints.astype(np.float32))]
     member = min(people, key=lambda p: float(np.nanmean(np.abs(p.keypoints[:, :2] - mat.keypoints[:, :2]))))
     return member, [p for p in people if p is not member]
 

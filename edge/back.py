@@ -40,6 +40,7 @@ TRUNK_CM = 0.288 * 170.0
 # The lumbar span, as fractions of the way from the hip centre to the shoulder centre.
 SPAN = (0.22, 0.55)
 COLUMNS = 12
+PEAK_COLUMNS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,8 @@ class BackProfile:
 
 
 def rise_cm(profile: BackProfile, base: BackProfile) -> float | None:
-    """How much higher the back is in `profile` than in `base`: the larger of the two edges' rises
-    (the underside is the direct evidence but an arm can hide it; the top is always in view)."""
+    """How much higher the back is in `profile` than in `base`: the larger of the two edges' rises.
+    The underside is the direct evidence but an arm can hide it; the top is always in view."""
     rises = [_peak_rise(profile.top, base.top), _peak_rise(profile.under, base.under)]
     seen = [r for r in rises if math.isfinite(r)]
     return round(max(seen) / profile.px_per_cm, 2) if seen else None
@@ -94,14 +95,14 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
     if base is None or not legs:
         return None, None
     bottom_t, bottom_deg = min(legs, key=lambda te: te[1])
-    rises = [(p.t, rise_cm(p, base)) for p in mine]
-    near = [r for t, r in rises if r is not None and abs(t - bottom_t) <= BOTTOM_S]
+    rises = _steady([(p.t, rise_cm(p, base)) for p in mine])
+    near = [r for t, r in rises if abs(t - bottom_t) <= BOTTOM_S]
     if not near:
         return None, None
     lift = round(float(np.median(near)), 2)
     times = np.array([t for t, _ in legs])
     degs = np.array([e for _, e in legs])
-    down = [(float(np.interp(t, times, degs)), r) for t, r in rises if r is not None and t <= bottom_t]
+    down = [(float(np.interp(t, times, degs)), r) for t, r in rises if t <= bottom_t]
     sel = [(e, r) for e, r in down if 0.2 * lift <= r <= 0.8 * lift]
     if lift <= 0 or len(sel) < 3:
         return lift, None
@@ -116,13 +117,21 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
     return lift, round(onset, 1) if bottom_deg <= onset <= top_deg else None
 
 
+def _steady(rises: list[tuple[float, float | None]]) -> list[tuple[float, float]]:
+    """Each measured rise replaced by the median of it and its two neighbours on either side: a
+    single frame's edge can jump by pixels, an arching back does not."""
+    seen = [(t, r) for t, r in rises if r is not None]
+    values = np.array([r for _, r in seen])
+    return [(t, float(np.median(values[max(0, i - 2):i + 3]))) for i, (t, _) in enumerate(seen)]
+
+
 def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_cm: float) -> float | None:
     """Share of a hold's measured frames with the back within `flat_cm` of its start."""
     mine = [p for p in profiles if start_t <= p.t <= end_t]
     base = flat_profile([p for p in mine if p.t <= start_t + 2 * REFERENCE_S])
     if base is None:
         return None
-    rises = [r for r in (rise_cm(p, base) for p in mine) if r is not None]
+    rises = [r for _, r in _steady([(p.t, rise_cm(p, base)) for p in mine])]
     return round(sum(r < flat_cm for r in rises) / len(rises), 3) if rises else None
 
 
@@ -247,9 +256,12 @@ class BackMeter:
         if not self.scene.learned[y0:y1, x0:x1].all():
             return None  # part of the span was never seen empty
         gain = self.scene.gain(small, [member, *others])
-        diff = np.abs(small[y0:y1, x0:x1].astype(np.float32) - gain * self.scene.background[y0:y1, x0:x1])
-        body = diff.max(axis=2) > c.difference_level
-        body = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+        diff = np.abs(small[y0:y1, x0:x1].astype(np.float32)
+                      - gain * self.scene.background[y0:y1, x0:x1]).max(axis=2)
+        body = diff > c.difference_level
+        # Close small holes first (clothing that matches the room in places), then drop specks.
+        mask = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 3), np.uint8))
+        body = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
         cols = np.clip(np.round(xs - x0).astype(int), 0, x1 - x0 - 1)
         # The trunk's midline (between the hip and shoulder keypoints) in each column: the edges are
         # where the body run through it ends, so a blob above or below it (a ghost, a bag) is not read.
@@ -265,21 +277,34 @@ class BackMeter:
             down = np.flatnonzero(~run[mid:])
             first = mid - (up[0] if up.size else mid)
             last = mid + (down[0] - 1 if down.size else run.size - 1 - mid)
-            # Heights above the image's bottom row: the floor stays put while keypoints jitter.
-            top[j] = bottom_row - (y0 + first)
-            under[j] = bottom_row - (y0 + last)
+            # Heights above the image's bottom row (the floor stays put while keypoints jitter), to a
+            # fraction of a pixel: where the difference crosses the level between the edge pixel and
+            # the one outside it.
+            level, d = c.difference_level, diff[:, col]
+            top[j] = bottom_row - (y0 + first - _beyond(d, first, first - 1, level))
+            under[j] = bottom_row - (y0 + last + _beyond(d, last, last + 1, level))
         return top, under, trunk_px
 
 
+def _beyond(d: np.ndarray, inside: int, outside: int, level: float) -> float:
+    """How far past the last pixel over `level` (towards `outside`) the edge lies, 0–1 pixel."""
+    if not 0 <= outside < d.size or d[inside] <= d[outside]:
+        return 0.0
+    return float(min(1.0, max(0.0, (d[inside] - level) / (d[inside] - d[outside]))))
+
+
 def _peak_rise(now: np.ndarray, base: np.ndarray) -> float:
-    """The largest rise over the span, each column taken as the median of it and its neighbours: the
-    arch is a bump over a few columns, and an arm may hide the rest of them; a lone column is noise."""
+    """The largest rise of PEAK_COLUMNS neighbouring columns together (their median): the arch lifts
+    the middle of the span most, an arm may hide part of the underside, and a column alone is noise."""
     rise = now - base
     if np.isfinite(rise).sum() < COLUMNS // 2:
         return math.nan
+    k = PEAK_COLUMNS
     with np.errstate(all="ignore"):
-        smooth = np.nanmedian(np.stack([rise[:-2], rise[1:-1], rise[2:]]), axis=0)
-    return float(np.nanmax(smooth)) if np.isfinite(smooth).any() else math.nan
+        windows = np.stack([rise[i:i + k] for i in range(rise.size - k + 1)])
+        means = np.nanmedian(windows, axis=1)
+        means[np.isfinite(windows).sum(axis=1) < k - 1] = np.nan
+    return float(np.nanmax(means)) if np.isfinite(means).any() else math.nan
 
 
 def _overlap(a: np.ndarray, b: tuple[float, float, float, float]) -> bool:

@@ -27,11 +27,11 @@ def scene(light: float = 1.0) -> np.ndarray:
 
 def lying(img: np.ndarray, lift_px: int = 0) -> np.ndarray:
     """Draw a trunk (hip to shoulder) lying on the mat; over the lumbar span its underside and top rise
-    by lift_px (a bump, highest a third of the way from the hip)."""
+    by lift_px (a broad bump, highest a third of the way from the hip, as the lumbar spine curves)."""
     out = img.copy()
     for x in range(SHOULDER_X - 60, HIP_X + 120):
         f = (HIP_X - x) / TRUNK_PX  # 0 at the hip, 1 at the shoulder
-        bump = max(0.0, 1 - abs(f - 0.35) / 0.25)
+        bump = max(0.0, 1 - ((f - 0.35) / 0.35) ** 2)
         rise = round(lift_px * bump)
         out[FLOOR - 120 - rise:FLOOR - rise, x] = (40, 40, 200)
     return out

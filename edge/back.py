@@ -139,33 +139,24 @@ class EmptyScene:
     """A running picture of the scene without people, at reduced resolution.
 
     Updated every few frames, only where no person's box is, so whoever lies still on the mat never
-    becomes background. A global gain, measured on the background in view, follows lighting changes.
+    becomes background; kept at its first exposure, with a global gain, measured on the background in
+    view, following lighting changes. Only the few pixels a measurement needs are taken from each frame.
     """
 
     def __init__(self, config: BackConfig) -> None:
         self.config = config
-        self.background: np.ndarray | None = None  # float32, small
+        self.background: np.ndarray | None = None  # float32, small, at the first exposure
         self.learned: np.ndarray | None = None  # bool, small: pixels seen empty at least once
-        self.scale = 1.0
+        self.scale = 1.0  # small / full-frame pixels
         self._frames = 0
         self._empty_run = 0
+        self._gain = 1.0
 
-    def small(self, image: np.ndarray) -> np.ndarray:
-        w = self.config.model_width
-        self.scale = w / image.shape[1]
-        h = max(1, round(image.shape[0] * self.scale))
-        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-
-    def _free(self, shape: tuple[int, ...], people: list[Person]) -> np.ndarray:
-        free = np.ones(shape[:2], bool)
-        for p in people:
-            x1, y1, x2, y2 = p.bbox * self.scale
-            m = 0.15 * max(x2 - x1, y2 - y1)  # limbs stray past the box
-            ys = slice(max(0, int(y1 - m)), max(0, int(y2 + m + 1)))
-            free[ys, max(0, int(x1 - m)):max(0, int(x2 + m + 1))] = False
-        return free
-
-    def update(self, small: np.ndarray, people: list[Person]) -> None:
+    def observe(self, image: np.ndarray, people: list[Person]) -> None:
+        """Take in a frame: the light's gain now and, every few frames, what is empty in it."""
+        self.scale = self.config.model_width / image.shape[1]
+        if self.background is not None:
+            self._gain = self._measure_gain(image, people)
         self._frames += 1
         # A frame with nobody in it right after frames with people is more likely the pose model
         # missing them than the scene being empty: learning it would paint a ghost of them in.
@@ -174,30 +165,53 @@ class EmptyScene:
             return
         if self.background is not None and self._frames % self.config.model_every:
             return
+        h = max(1, round(image.shape[0] * self.scale))
+        small = cv2.resize(image, (self.config.model_width, h), interpolation=cv2.INTER_AREA)
         free = self._free(small.shape, people)
         if self.background is None:
             self.background = small.astype(np.float32)
             self.learned = free.copy()
             return
         assert self.learned is not None
-        # The model is kept at its first exposure: what is learned now is divided by the light's gain,
-        # so the part hidden behind a person, not updated meanwhile, stays comparable with the rest.
-        now = small.astype(np.float32) / self.gain(small, people)
-        rate = np.where(self.learned, self.config.model_rate, 1.0).astype(np.float32)[..., None]
-        blend = self.background + (now - self.background) * rate
-        self.background = np.where(free[..., None], blend, self.background)
+        now = small.astype(np.float32) * np.float32(1 / self._gain)
+        # Never seen empty before: taken as it is; seen before: blended in slowly.
+        np.copyto(self.background, now, where=(free & ~self.learned)[..., None])
+        cv2.accumulateWeighted(now, self.background, self.config.model_rate,
+                               mask=(free & self.learned).astype(np.uint8))
         self.learned |= free
 
-    def gain(self, small: np.ndarray, people: list[Person]) -> float:
-        """Brightness now over brightness in the model, on background that is in view."""
+    def patch(self, image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """The frame's pixels over a region of the small image, and the empty scene's there at today's
+        light, both as float32 small-image patches."""
         assert self.background is not None
-        free = self._free(small.shape, people)[::4, ::4]
-        now = small[::4, ::4].astype(np.float32).sum(axis=2)[free]
-        then = self.background[::4, ::4].sum(axis=2)[free]
-        keep = then > 30
+        s = self.scale
+        full = image[int(y0 / s):int(np.ceil(y1 / s)), int(x0 / s):int(np.ceil(x1 / s))]
+        now = cv2.resize(full, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
+        return now, self._gain * self.background[y0:y1, x0:x1]
+
+    def _free(self, shape: tuple[int, ...], people: list[Person], step: int = 1) -> np.ndarray:
+        """Where no person is, on the small image's grid (every `step`-th pixel)."""
+        free = np.ones((-(-shape[0] // step), -(-shape[1] // step)), bool)
+        k = self.scale / step
+        for p in people:
+            x1, y1, x2, y2 = p.bbox * k
+            m = 0.15 * max(x2 - x1, y2 - y1)  # limbs stray past the box
+            ys = slice(max(0, int(y1 - m)), max(0, int(y2 + m + 1)))
+            free[ys, max(0, int(x1 - m)):max(0, int(x2 + m + 1))] = False
+        return free
+
+    def _measure_gain(self, image: np.ndarray, people: list[Person]) -> float:
+        """Brightness now over brightness in the model, on a sparse grid of background in view."""
+        assert self.background is not None
+        step = 8
+        bg = self.background[::step, ::step].sum(axis=2)
+        rows = np.minimum((np.arange(bg.shape[0]) * step / self.scale).astype(int), image.shape[0] - 1)
+        cols = np.minimum((np.arange(bg.shape[1]) * step / self.scale).astype(int), image.shape[1] - 1)
+        now = image[rows[:, None], cols[None, :]].astype(np.float32).sum(axis=2)
+        keep = self._free(self.background.shape, people, step) & (bg > 30)
         if keep.sum() < 50:
-            return 1.0
-        return float(np.median(now[keep] / then[keep]))
+            return self._gain
+        return float(np.median(now[keep] / bg[keep]))
 
 
 def _mid(kps: np.ndarray, pair: tuple[int, int], min_conf: float) -> np.ndarray | None:
@@ -215,18 +229,17 @@ class BackMeter:
     def measure(self, t: float, image: np.ndarray, member: Person | None,
                 others: list[Person]) -> BackProfile | None:
         everyone = ([member] if member is not None else []) + others
-        small = self.scene.small(image)
         ready = self.scene.background is not None
-        self.scene.update(small, everyone)
+        self.scene.observe(image, everyone)
         if member is None or not ready:
             return None
-        found = self._profile(small, member, others)
+        found = self._profile(image, member, others)
         if found is None:
             return None
         top, under, trunk_px = found
         return BackProfile(t, top, under, trunk_px * self.scene.scale / TRUNK_CM)
 
-    def _profile(self, small: np.ndarray, member: Person, others: list[Person]
+    def _profile(self, image: np.ndarray, member: Person, others: list[Person]
                  ) -> tuple[np.ndarray, np.ndarray, float] | None:
         """Top and underside heights of the trunk over the lumbar columns, and the trunk's length in
         full-frame pixels."""
@@ -244,8 +257,10 @@ class BackMeter:
         xs = (hip[0] + np.linspace(*SPAN, COLUMNS) * axis[0]) * s
         y_mid = (hip[1] + 0.3 * axis[1]) * s
         reach = trunk_px * s
-        y0, y1 = int(max(0, y_mid - 0.9 * reach)), int(min(small.shape[0], y_mid + 0.6 * reach))
-        x0, x1 = int(max(0, xs.min() - 1)), int(min(small.shape[1], xs.max() + 2))
+        assert self.scene.learned is not None
+        small_h, small_w = self.scene.learned.shape
+        y0, y1 = int(max(0, y_mid - 0.9 * reach)), int(min(small_h, y_mid + 0.6 * reach))
+        x0, x1 = int(max(0, xs.min() - 1)), int(min(small_w, xs.max() + 2))
         if y1 - y0 < 4 or x1 - x0 < COLUMNS:
             return None
         box = (x0 / s, y0 / s, x1 / s, y1 / s)
@@ -255,9 +270,8 @@ class BackMeter:
         assert self.scene.learned is not None and self.scene.background is not None
         if not self.scene.learned[y0:y1, x0:x1].all():
             return None  # part of the span was never seen empty
-        gain = self.scene.gain(small, [member, *others])
-        diff = np.abs(small[y0:y1, x0:x1].astype(np.float32)
-                      - gain * self.scene.background[y0:y1, x0:x1]).max(axis=2)
+        now, empty = self.scene.patch(image, x0, y0, x1, y1)
+        diff = np.abs(now - empty).max(axis=2)
         body = diff > c.difference_level
         # Close small holes first (clothing that matches the room in places), then drop specks.
         mask = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 3), np.uint8))
@@ -268,7 +282,7 @@ class BackMeter:
         mids = np.round((hip[1] + np.linspace(*SPAN, COLUMNS) * axis[1]) * s - y0).astype(int)
         top = np.full(COLUMNS, np.nan)
         under = np.full(COLUMNS, np.nan)
-        bottom_row = small.shape[0]
+        bottom_row = small_h
         for j, (col, mid) in enumerate(zip(cols, mids, strict=True)):
             run = body[:, col]
             if not 0 <= mid < run.size or not run[mid]:

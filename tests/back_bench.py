@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.analysis import Analyzer
+from edge.holds import Hold
 from edge.scoring import ScoredRep
-from tests.sim.render import RenderedRep, render_session
+from tests.sim.render import RenderedHold, RenderedRep, render_session
 
 ARCHED_CM = 2.0  # the issue's bar: lifts of at least this must be caught
 FLAT_CM = 0.5
@@ -45,9 +46,9 @@ def _match(truth: RenderedRep, found: list[ScoredRep]) -> ScoredRep | None:
     return best if best is not None and overlap(best) > 0 else None
 
 
-def run_session(seed: int, fps: float) -> tuple[list[RepResult], float, int]:
-    """The session's straight-leg reps with what the analysis made of them, the seconds the back
-    measurement took, and the frames measured."""
+def run_session(seed: int, fps: float) -> tuple[list[RepResult], list[tuple[float, float]], float, int]:
+    """The session's straight-leg reps with what the analysis made of them, its holds' (true, found)
+    back-flat shares, the seconds the back measurement took, and the frames measured."""
     rs = render_session(seed, fps=fps)
     analyzer = Analyzer(floor_line=rs.floor_line)
     spent = 0.0
@@ -64,14 +65,21 @@ def run_session(seed: int, fps: float) -> tuple[list[RepResult], float, int]:
     analyzer.back.measure = timed  # type: ignore[method-assign]
     for i in range(len(rs)):
         analyzer.push(rs.people(i), rs.frame(i))
-    found = analyzer.finish().reps
+    analysis = analyzer.finish()
     disturbed = bool(rs.light_changes_t) or rs.look.extra_walker is not None
-    results = [RepResult(seed, r, _match(r, found), disturbed)
+    results = [RepResult(seed, r, _match(r, analysis.reps), disturbed)
                for r in rs.reps if r.variant in ("double_leg", "single_leg")]
-    return results, spent, len(rs)
+    holds = []
+    for h in rs.holds:
+        def overlap(f: Hold, h: RenderedHold = h) -> float:
+            return min(h.end_t, f.end_t) - max(h.start_t, f.start_t)
+        got = max(analysis.holds, key=overlap, default=None)
+        if got is not None and got.flat_share is not None and overlap(got) > 0:
+            holds.append((h.flat_s / (h.end_t - h.start_t), got.flat_share))
+    return results, holds, spent, len(rs)
 
 
-def summary(results: list[RepResult], spent: float, frames: int) -> dict:
+def summary(results: list[RepResult], holds: list[tuple[float, float]], spent: float, frames: int) -> dict:
     arched = [r for r in results if r.truth.lift_cm >= ARCHED_CM and r.found is not None]
     flat = [r for r in results if r.truth.lift_cm < FLAT_CM and r.found is not None]
     onset_err = [abs(r.found.rep.back_onset_deg - r.truth.onset_deg) for r in arched  # type: ignore[union-attr,operator]
@@ -89,6 +97,9 @@ def summary(results: list[RepResult], spent: float, frames: int) -> dict:
         "onset_within_5deg": round(float(np.mean(np.array(onset_err) <= 5)), 3) if onset_err else None,
         "disturbed_flat": len(disturbed_flat),
         "disturbed_false_alarms": sum(r.flagged for r in disturbed_flat),
+        "holds_measured": len(holds),
+        "hold_flat_share_error_mean": (round(float(np.mean([abs(a - b) for a, b in holds])), 3)
+                                       if holds else None),
         "measure_ms_per_frame": round(1000 * spent / max(frames, 1), 2),
     }
 
@@ -107,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     results: list[RepResult] = []
+    holds: list[tuple[float, float]] = []
     spent, frames = 0.0, 0
     for seed in _seeds(args.seeds):
-        r, s, n = run_session(seed, args.fps)
+        r, h, s, n = run_session(seed, args.fps)
         results += r
+        holds += h
         spent += s
         frames += n
         if not args.json:
@@ -120,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 onset = x.truth.onset_deg and round(x.truth.onset_deg)
                 print(f"seed {seed:3d} true {x.truth.lift_cm:4.2f} cm from {onset}° | found {got}"
                       f" {'ARCHED' if x.flagged else ''}", file=sys.stderr)
-    out = summary(results, spent, frames)
+    out = summary(results, holds, spent, frames)
     print(json.dumps(out) if args.json else "\n".join(f"{k:26s} {v}" for k, v in out.items()))
     return 0
 

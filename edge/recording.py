@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from edge.camera import OpenCVSource
 from edge.model_files import BASELINE_MODEL
 from edge.people import PoseFrame
@@ -20,8 +22,9 @@ from edge.trace import TraceHeader, TraceWriter, make_header
 
 
 def pose_frames_from_video(path: Path, model: str | Path | None = None
-                           ) -> tuple[TraceHeader, Iterator[PoseFrame]]:
-    """Open the video now (so a bad file fails before any work) and return its trace header and frames."""
+                           ) -> tuple[TraceHeader, Iterator[tuple[PoseFrame, np.ndarray]]]:
+    """Open the video now (so a bad file fails before any work) and return its trace header and its
+    frames, each with the image it came from (for the lower back's profile; never written out)."""
     # The model first: if it cannot load, no video handle is left open behind the error.
     backend = load_backend("onnx", model_path=model or BASELINE_MODEL)
     source = OpenCVSource(path)
@@ -29,10 +32,10 @@ def pose_frames_from_video(path: Path, model: str | Path | None = None
     header = make_header(fps=source.fps, width=width, height=height, source=path.name,
                          pose_model=backend.name)
 
-    def frames() -> Iterator[PoseFrame]:
+    def frames() -> Iterator[tuple[PoseFrame, np.ndarray]]:
         with source:
             for t, image in source:
-                yield PoseFrame(t=t, people=tuple(backend.infer(image)))
+                yield PoseFrame(t=t, people=tuple(backend.infer(image))), image
 
     return header, frames()
 
@@ -50,7 +53,7 @@ def record_trace(video: Path, output: Path, model: str | Path | None = None) -> 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             writer = TraceWriter(fh, header)
-            for frame in frames:
+            for frame, _ in frames:
                 writer.write(frame)
                 n_frames += 1
                 n_people += len(frame.people)

@@ -33,7 +33,8 @@ def test_most_arches_of_two_centimetres_or_more_are_caught_with_their_lift(bench
     # The bar is 0.9 (the issue); today's level on these sessions is the floor this guards.
     assert out["recall"] >= 0.5
     caught = [r for r in results if r.flagged and r.truth.lift_cm >= back_bench.ARCHED_CM]
-    assert all(abs(r.found.rep.back_lift_cm - r.truth.lift_cm) <= 1.5 for r in caught)
+    # Where an arm hides the underside only the belly is read, and it rises 0.7–1.0 × the lumbar lift.
+    assert all(0.6 * r.truth.lift_cm <= r.found.rep.back_lift_cm <= r.truth.lift_cm + 1.0 for r in caught)
 
 
 def test_where_the_back_began_to_lift_is_found_near_the_true_onset(bench):

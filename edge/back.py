@@ -2,22 +2,22 @@
 
 COCO keypoints have no lumbar point, and the hips barely move when the back arches, so the evidence
 is the silhouette of the trunk over the lumbar span (between the hips and a little past half-way to
-the shoulders), against a model of the empty scene:
+the shoulders, placed by the keypoints), against a model of the empty scene. In each of a dozen
+columns the body run through the trunk's midline gives two edges:
 - the *underside*: when the back arches, the mat (or the room behind it) shows through under the
-  lumbar span and the lowest body pixel there rises. From a side camera the near arm, lying on the mat
-  beside the trunk ("hands at your sides"), hides the underside, so it is used only when no elbow or
-  wrist keypoint lies in front of the span;
-- the *top*: the abdomen rises with the lumbar spine, always in view from the side.
-Each is compared with the member's own pressed-flat baseline: a low percentile of the same heights
-over the last minute of lying (the back is flat most of the time, and at rest between sets), so
-clothing, belly and camera height cancel out. Pixels become centimetres by the trunk's length (hip to
-shoulder ≈ 0.288 × stature, stature taken as 1.70 m).
+  lumbar span and the underside rises. From a side camera the near arm, lying on the mat beside the
+  trunk ("hands at your sides"), can hide it, so it is read where it rose most;
+- the *top*: the belly rises with the lumbar spine (by 0.7–1 times as much), always in view.
+Each rep is compared with its own first half-second, legs up, where nobody arches: the member's own
+flat back, so clothing, belly and camera height cancel out, and an arm moved or a shift along the mat
+between reps is not read as a lift. Pixels become centimetres by the trunk's length (hip to shoulder
+≈ 0.288 × stature, stature taken as 1.70 m).
 
 Why a background model and not a segmentation network: a second network per frame would cost more
-than the pose model, and the empty mat is seen every time nobody is on it. Limits (docs/ and the
-model card): clothing the colour of what is behind the person hides their edges (then the reading
-is missing, not high); a camera higher than ~0.6 m sees the trunk from above and the top edge moves
-less; a bystander overlapping the span makes the frame unmeasured rather than guessed.
+than the pose model, and the empty mat is seen every time nobody is on it. Limits: clothing the
+colour of what is behind the trunk hides its edges (the reading is then low or missing, never high);
+a bystander overlapping the span makes the frame unread rather than guessed; breathing moves the belly
+by up to ~0.8 cm, which sets how small a lift can be called.
 
 Frames are used only here, on the station, and only the lift in centimetres leaves this module.
 """

@@ -86,11 +86,6 @@ class BackConfig(_Strict):
     min_keypoint_conf: float = Field(0.3, ge=0, le=1)
     # A trunk shorter than this (px) is too far away to measure a centimetre on.
     min_trunk_px: float = Field(60.0, gt=0)
-    # The flat baseline: this percentile of the heights over the last baseline_s of lying, once
-    # baseline_min_s have been seen.
-    baseline_s: float = Field(60.0, gt=0)
-    baseline_min_s: float = Field(3.0, gt=0)
-    baseline_percentile: float = Field(20.0, ge=0, le=100)
 
 
 class ScoringConfig(_Strict):

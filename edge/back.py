@@ -32,6 +32,7 @@ import numpy as np
 
 from edge.config import BackConfig
 from edge.people import KP, Person
+from edge.pose_check import iou
 
 HIPS = (KP["left_hip"], KP["right_hip"])
 SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])
@@ -265,7 +266,7 @@ class BackMeter:
             return None
         box = (x0 / s, y0 / s, x1 / s, y1 / s)
         # Someone else overlapping the span (a bystander behind, a trainer) makes it unreadable.
-        if any(_overlap(p.bbox, box) for p in others):
+        if any(iou(p.bbox, box) > 0 for p in others):
             return None
         assert self.scene.learned is not None and self.scene.background is not None
         if not self.scene.learned[y0:y1, x0:x1].all():
@@ -319,7 +320,3 @@ def _peak_rise(now: np.ndarray, base: np.ndarray) -> float:
         means = np.nanmedian(windows, axis=1)
         means[np.isfinite(windows).sum(axis=1) < k - 1] = np.nan
     return float(np.nanmax(means)) if np.isfinite(means).any() else math.nan
-
-
-def _overlap(a: np.ndarray, b: tuple[float, float, float, float]) -> bool:
-    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])

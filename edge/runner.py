@@ -179,9 +179,13 @@ class CropRunner:
         if self.crop.dynamic:
             return plan_crops(self._seen, shape, self._ahead)
         # A fixed-size model: one crop per person at its input's aspect, as the model card measured.
-        w, h = self.crop.input_size
-        return [Crop(expand_to_aspect(crop_around(box, shape), w / h, shape), (w, h), [p])
+        return [self._fixed_crop(crop_around(box, shape), shape, [p])
                 for p, box in zip(self._seen, self._ahead, strict=True)]
+
+    def _fixed_crop(self, roi: Roi, shape: tuple[int, ...], people: list[Person]) -> Crop:
+        """`roi` grown to a fixed-size model's input aspect (letterboxing would fill it with grey)."""
+        w, h = self.crop.input_size
+        return Crop(expand_to_aspect(roi, w / h, shape), (w, h), people)
 
     def _moved(self, image: np.ndarray, rois: list[Roi]) -> tuple[float, Roi | None]:
         """Share of the pixels outside `rois` that changed since the last frame, and their full-frame box."""
@@ -214,8 +218,7 @@ class CropRunner:
             finest = self.scan_side / max(image.shape[:2])
             crop = sized_crop(roi, min(max(x2 - x1, y2 - y1), PERSON_PX / finest), image.shape, [])
         else:
-            w, h = self.crop.input_size
-            crop = Crop(expand_to_aspect(roi, w / h, image.shape), (w, h), [])
+            crop = self._fixed_crop(roi, image.shape, [])
         return Call(self.crop, crop.roi, crop.size, "motion", [])
 
     def plan(self, t: float, image: np.ndarray) -> list[Call]:

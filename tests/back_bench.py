@@ -14,15 +14,17 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from edge.analysis import Analyzer
-from edge.holds import Hold
 from edge.scoring import ScoredRep
 from tests.sim.render import RenderedHold, RenderedRep, render_session
 
+T = TypeVar("T")
 ARCHED_CM = 2.0  # the issue's bar: lifts of at least this must be caught
 FLAT_CM = 0.5
 
@@ -39,9 +41,12 @@ class RepResult:
         return self.found is not None and "back_arched" in self.found.faults
 
 
-def _match(truth: RenderedRep, found: list[ScoredRep]) -> ScoredRep | None:
-    def overlap(s: ScoredRep) -> float:
-        return min(truth.end_t, s.rep.end_t) - max(truth.start_t, s.rep.start_t)
+def _match(truth: RenderedRep | RenderedHold, found: list[T], span: Callable[[T], tuple[float, float]]
+           ) -> T | None:
+    """The found rep or hold whose time span (`span`) overlaps the true one most, if any does."""
+    def overlap(f: T) -> float:
+        start, end = span(f)
+        return min(truth.end_t, end) - max(truth.start_t, start)
     best = max(found, key=overlap, default=None)
     return best if best is not None and overlap(best) > 0 else None
 
@@ -67,14 +72,12 @@ def run_session(seed: int, fps: float) -> tuple[list[RepResult], list[tuple[floa
         analyzer.push(rs.people(i), rs.frame(i))
     analysis = analyzer.finish()
     disturbed = bool(rs.light_changes_t) or rs.look.extra_walker is not None
-    results = [RepResult(seed, r, _match(r, analysis.reps), disturbed)
+    results = [RepResult(seed, r, _match(r, analysis.reps, lambda s: (s.rep.start_t, s.rep.end_t)), disturbed)
                for r in rs.reps if r.variant in ("double_leg", "single_leg")]
     holds = []
     for h in rs.holds:
-        def overlap(f: Hold, h: RenderedHold = h) -> float:
-            return min(h.end_t, f.end_t) - max(h.start_t, f.start_t)
-        got = max(analysis.holds, key=overlap, default=None)
-        if got is not None and got.flat_share is not None and overlap(got) > 0:
+        got = _match(h, analysis.holds, lambda f: (f.start_t, f.end_t))
+        if got is not None and got.flat_share is not None:
             holds.append((h.flat_s / (h.end_t - h.start_t), got.flat_share))
     return results, holds, spent, len(rs)
 

@@ -1,8 +1,8 @@
 """How far the lower back has lifted off the mat (`back_arched`), from what the camera sees.
 
 COCO keypoints have no lumbar point, and the hips barely move when the back arches, so the evidence
-is the silhouette of the trunk over the lumbar span (between the hips and a little past half-way to
-the shoulders, placed by the keypoints), against a model of the empty scene. In each of a dozen
+is the silhouette of the trunk over the lumbar span (from a fifth to nearly half of the way from the
+hips to the shoulders, placed by the keypoints), against a model of the empty scene. In each of nine
 columns the body run through the trunk's midline gives two edges:
 - the *underside*: when the back arches, the mat (or the room behind it) shows through under the
   lumbar span and the underside rises. From a side camera the near arm, lying on the mat beside the
@@ -38,9 +38,11 @@ HIPS = (KP["left_hip"], KP["right_hip"])
 SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])
 # Trunk length (hip centre to shoulder centre) of an average adult, for pixels → cm.
 TRUNK_CM = 0.288 * 170.0
-# The lumbar span, as fractions of the way from the hip centre to the shoulder centre.
-SPAN = (0.22, 0.55)
-COLUMNS = 12
+# The lumbar span, as fractions of the way from the hip centre to the shoulder centre: from above the
+# hands of "hands under the glutes" to the lower ribs, where the lumbar spine ends (beyond it, hands
+# resting on the chest move with the arms and the breath).
+SPAN = (0.22, 0.46)
+COLUMNS = 9
 PEAK_COLUMNS = 5
 
 
@@ -85,10 +87,7 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
                  end_t: float) -> tuple[float | None, float | None]:
     """(lift at the bottom in cm, leg elevation where it began) of one rep; None where not seen.
 
-    `elevation` is (t, degrees) of the moving legs over the rep. The onset: the lift grows with the
-    legs' pull on the pelvis, which goes as cos(elevation) once it exceeds what the abs hold, so the
-    lift against cos(elevation) on the way down is a line from the onset; it is fitted between a fifth
-    and four fifths of the final lift and followed back to zero.
+    `elevation` is (t, degrees) of the moving legs over the rep.
     """
     mine = [p for p in profiles if start_t <= p.t <= end_t]
     base = flat_profile([p for p in mine if p.t <= start_t + REFERENCE_S])
@@ -101,21 +100,33 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
     if not near:
         return None, None
     lift = round(float(np.median(near)), 2)
+    top_t = max((te for te in legs if te[0] <= bottom_t), key=lambda te: te[1])[0]
     times = np.array([t for t, _ in legs])
     degs = np.array([e for _, e in legs])
-    down = [(float(np.interp(t, times, degs)), r) for t, r in rises if t <= bottom_t]
-    sel = [(e, r) for e, r in down if 0.2 * lift <= r <= 0.8 * lift]
-    if lift <= 0 or len(sel) < 3:
+    down = [(float(np.interp(t, times, degs)), r) for t, r in rises if top_t <= t <= bottom_t]
+    if lift <= 0 or len(down) < 5:
         return lift, None
-    pull = np.cos(np.radians([e for e, _ in sel]))
-    slope, offset = np.polyfit(pull, [r for _, r in sel], 1)
-    if slope <= 0:
-        return lift, None
-    at_zero = -offset / slope  # cos(onset)
-    onset = math.degrees(math.acos(min(1.0, max(-1.0, at_zero))))
-    # The onset lies between the bottom and the top of the rep; a fit outside that is noise.
-    top_deg = max(e for _, e in legs)
-    return lift, round(onset, 1) if bottom_deg <= onset <= top_deg else None
+    onset = _onset(np.array([e for e, _ in down]), np.array([r for _, r in down]), bottom_deg)
+    return lift, None if onset is None else round(onset, 1)
+
+
+def _onset(degs: np.ndarray, rises: np.ndarray, bottom_deg: float) -> float | None:
+    """Where the lift began on the way down: the break of a hinge fitted to the lift against
+    cos(elevation), level above it (the abs hold the back down) and growing in proportion to the legs'
+    pull on the pelvis, which goes as cos(elevation), below it. The level absorbs a reference that sat a
+    little off; the break is searched every half degree between the bottom and the top."""
+    pull = np.cos(np.radians(degs))
+    best: tuple[float, float] | None = None
+    for onset in np.arange(bottom_deg + 1.0, degs.max(), 0.5):
+        x = np.maximum(0.0, pull - math.cos(math.radians(onset)))
+        a = np.stack([np.ones_like(x), x], axis=1)
+        coef = np.linalg.lstsq(a, rises, rcond=None)[0]
+        if coef[1] <= 0:
+            continue
+        sse = float(np.sum((a @ coef - rises) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, float(onset))
+    return None if best is None else best[1]
 
 
 def _steady(rises: list[tuple[float, float | None]]) -> list[tuple[float, float]]:
@@ -142,22 +153,28 @@ class EmptyScene:
     Updated every few frames, only where no person's box is, so whoever lies still on the mat never
     becomes background; kept at its first exposure, with a global gain, measured on the background in
     view, following lighting changes. Only the few pixels a measurement needs are taken from each frame.
+    A small pixel is the mean of a whole block of frame pixels: a block mean is several times cheaper
+    to compute than a resize to an arbitrary width.
     """
 
     def __init__(self, config: BackConfig) -> None:
         self.config = config
         self.background: np.ndarray | None = None  # float32, small, at the first exposure
         self.learned: np.ndarray | None = None  # bool, small: pixels seen empty at least once
-        self.scale = 1.0  # small / full-frame pixels
+        self.block = 1  # frame pixels per small pixel, each way
         self._frames = 0
         self._empty_run = 0
         self._gain = 1.0
+        self._gain_frame = -1  # the frame `_gain` was measured on
+
+    @property
+    def scale(self) -> float:
+        """Small-image pixels per frame pixel."""
+        return 1 / self.block
 
     def observe(self, image: np.ndarray, people: list[Person]) -> None:
-        """Take in a frame: the light's gain now and, every few frames, what is empty in it."""
-        self.scale = self.config.model_width / image.shape[1]
-        if self.background is not None:
-            self._gain = self._measure_gain(image, people)
+        """Take in a frame; every few frames, learn what is empty in it."""
+        self.block = max(1, image.shape[1] // self.config.model_width)
         self._frames += 1
         # A frame with nobody in it right after frames with people is more likely the pose model
         # missing them than the scene being empty: learning it would paint a ghost of them in.
@@ -166,29 +183,43 @@ class EmptyScene:
             return
         if self.background is not None and self._frames % self.config.model_every:
             return
-        h = max(1, round(image.shape[0] * self.scale))
-        small = cv2.resize(image, (self.config.model_width, h), interpolation=cv2.INTER_AREA)
+        small = self._shrink(image, 0, 0, image.shape[1] // self.block, image.shape[0] // self.block)
         free = self._free(small.shape, people)
         if self.background is None:
             self.background = small.astype(np.float32)
             self.learned = free.copy()
             return
         assert self.learned is not None
-        now = small.astype(np.float32) * np.float32(1 / self._gain)
+        now = small.astype(np.float32)
+        now *= np.float32(1 / self.gain(image, people))
         # Never seen empty before: taken as it is; seen before: blended in slowly.
-        np.copyto(self.background, now, where=(free & ~self.learned)[..., None])
+        fresh = free & ~self.learned
+        if fresh.any():
+            np.copyto(self.background, now, where=fresh[..., None])
         cv2.accumulateWeighted(now, self.background, self.config.model_rate,
                                mask=(free & self.learned).astype(np.uint8))
         self.learned |= free
 
-    def patch(self, image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+    def gain(self, image: np.ndarray, people: list[Person]) -> float:
+        """This frame's light over the model's, measured once per frame and only when asked for."""
+        if self.background is not None and self._gain_frame != self._frames:
+            self._gain = self._measure_gain(image, people)
+            self._gain_frame = self._frames
+        return self._gain
+
+    def patch(self, image: np.ndarray, people: list[Person], x0: int, y0: int, x1: int, y1: int
+              ) -> tuple[np.ndarray, np.ndarray]:
         """The frame's pixels over a region of the small image, and the empty scene's there at today's
         light, both as float32 small-image patches."""
         assert self.background is not None
-        s = self.scale
-        full = image[int(y0 / s):int(np.ceil(y1 / s)), int(x0 / s):int(np.ceil(x1 / s))]
-        now = cv2.resize(full, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
-        return now, self._gain * self.background[y0:y1, x0:x1]
+        now = self._shrink(image, x0, y0, x1, y1).astype(np.float32)
+        return now, self.gain(image, people) * self.background[y0:y1, x0:x1]
+
+    def _shrink(self, image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """A region of the small image, each pixel the mean of its block of frame pixels."""
+        b = self.block
+        block = image[y0 * b:y1 * b, x0 * b:x1 * b]
+        return cv2.resize(block, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
 
     def _free(self, shape: tuple[int, ...], people: list[Person], step: int = 1) -> np.ndarray:
         """Where no person is, on the small image's grid (every `step`-th pixel)."""
@@ -206,9 +237,8 @@ class EmptyScene:
         assert self.background is not None
         step = 8
         bg = self.background[::step, ::step].sum(axis=2)
-        rows = np.minimum((np.arange(bg.shape[0]) * step / self.scale).astype(int), image.shape[0] - 1)
-        cols = np.minimum((np.arange(bg.shape[1]) * step / self.scale).astype(int), image.shape[1] - 1)
-        now = image[rows[:, None], cols[None, :]].astype(np.float32).sum(axis=2)
+        grid = step * self.block
+        now = image[:bg.shape[0] * grid:grid, :bg.shape[1] * grid:grid].astype(np.float32).sum(axis=2)
         keep = self._free(self.background.shape, people, step) & (bg > 30)
         if keep.sum() < 50:
             return self._gain
@@ -271,7 +301,7 @@ class BackMeter:
         assert self.scene.learned is not None and self.scene.background is not None
         if not self.scene.learned[y0:y1, x0:x1].all():
             return None  # part of the span was never seen empty
-        now, empty = self.scene.patch(image, x0, y0, x1, y1)
+        now, empty = self.scene.patch(image, [member, *others], x0, y0, x1, y1)
         diff = np.abs(now - empty).max(axis=2)
         body = diff > c.difference_level
         # Close small holes first (clothing that matches the room in places), then drop specks.

@@ -75,14 +75,17 @@ class BackConfig(_Strict):
 
     # A hold's frame counts as back-flat under this lift.
     flat_cm: float = Field(1.0, gt=0)
-    # The empty-scene model: its width in pixels, refreshed every n-th frame at this rate.
+    # The empty-scene model: at least this many pixels wide (each a whole block of frame pixels),
+    # refreshed every n-th frame at this rate.
     model_width: int = Field(640, ge=64, le=4096)
     model_every: int = Field(5, ge=1)
     model_rate: float = Field(0.05, gt=0, le=1)
     # Frames with nobody detected count as an empty scene only after this many in a row.
     empty_frames: int = Field(15, ge=1)
-    # A pixel belongs to a person when it differs from the empty scene by this much (0–255).
-    difference_level: float = Field(30.0, gt=0, lt=255)
+    # A pixel belongs to a person when it differs from the empty scene by this much (0–255): over the
+    # sensor noise (σ up to ~6 grey levels, ~3 once averaged into a model pixel) so that dark clothing
+    # in front of a dark wall or bag still stands out.
+    difference_level: float = Field(15.0, gt=0, lt=255)
     min_keypoint_conf: float = Field(0.3, ge=0, le=1)
     # A trunk shorter than this (px) is too far away to measure a centimetre on.
     min_trunk_px: float = Field(60.0, gt=0)

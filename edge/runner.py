@@ -287,7 +287,7 @@ class CropRunner:
         # The model thread needs the GIL back after each call; with Python's default 5 ms switch interval
         # it would wait that long whenever this thread is busy, and the model would sit idle.
         switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, 0.001))
+        sys.setswitchinterval(min(switch, 0.0002))
 
         def finish(t: float, image: np.ndarray, job: list[tuple[Call, Prepared]], outputs: list | Exception
                    ) -> tuple[float, np.ndarray, list[Person]]:

@@ -23,7 +23,10 @@ def _rep(e: StoredEvent) -> dict:
     b = e.body
     return {k: b[k] for k in ("rep_index", "set_index", "variant", "descent_s", "top_angle_deg",
                               "bottom_angle_deg", "min_knee_angle_deg", "faults", "score", "cue",
-                              "end_range_deg")} | {"received_at": e.received_at}
+                              "end_range_deg")} | {
+        # Events from stations older than the back measurement have no lift.
+        "back_lift_cm": b.get("back_lift_cm"), "back_onset_deg": b.get("back_onset_deg"),
+        "received_at": e.received_at}
 
 
 def _session_view(events: list[StoredEvent]) -> dict:

@@ -148,6 +148,17 @@ def test_each_rep_appears_with_its_score_and_cue_within_a_moment(gym, browser):
         expect(page.locator("#tiles li").nth(0)).to_contain_text("73")
         expect(page.locator("#tiles li").nth(0)).to_contain_text("Too fast")
         expect(page.locator("#tiles li").nth(1)).to_contain_text("91")
+        expect(page.locator("#latest-back")).to_be_hidden()
+
+        # An arched back: how far it lifted and from which leg angle, so the member knows where to stop.
+        post(server, mat, rep_event("m1", 3, score=48, cue="Keep your lower back pressed down",
+                                    faults=["back_arched"], back_lift_cm=2.43, back_onset_deg=31.4))
+        expect(page.locator("#rep-count")).to_have_text("3", timeout=2000)
+        expect(page.locator("#latest-back")).to_have_text("Lower back lifted 2.4 cm, from legs at 31°")
+        # A lift under the fault's threshold is not shown as a fault.
+        post(server, mat, rep_event("m1", 4, score=90, cue="Great control", back_lift_cm=0.4))
+        expect(page.locator("#rep-count")).to_have_text("4", timeout=2000)
+        expect(page.locator("#latest-back")).to_be_hidden()
 
 
 def test_a_full_set_then_rest_with_a_running_timer_and_the_set_summary(gym, browser):

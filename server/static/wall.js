@@ -122,6 +122,15 @@
       (flat == null ? "" : ` · back flat ${Math.round(flat * 100)}% of it`));
   }
 
+  // What the camera saw of an arched back: how far it lifted and at which leg angle it began, so the
+  // member knows where to stop next time.
+  function backEvidence(rep, faults) {
+    const lift = num(rep.back_lift_cm);
+    if (!faults.includes("back_arched") || lift == null) return "";
+    const onset = num(rep.back_onset_deg);
+    return `Lower back lifted ${lift.toFixed(1)} cm` + (onset == null ? "" : `, from legs at ${deg(onset)}`);
+  }
+
   function renderSet(s) {
     const rep = s.last_rep;
     setText($("set-index"), String(s.set_index ?? 1));
@@ -134,6 +143,7 @@
     score.className = `score ${grade(rep.score)}${score.textContent.length > 2 ? " long" : ""}`;
     setText($("latest-cue"), headline(rep));
     const faults = Array.isArray(rep.faults) ? rep.faults : [];
+    setText($("latest-back"), backEvidence(rep, faults));
     const good = (JUDGED[rep.variant] || Object.keys(FAULT_OK)).filter((f) => !faults.includes(f)).slice(0, 3);
     $("latest-good").replaceChildren(...good.map((f) => el("span", "check", FAULT_OK[f])));
 

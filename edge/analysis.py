@@ -7,6 +7,7 @@ station.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from collections.abc import Iterable
 
@@ -96,8 +97,7 @@ class Analyzer:
         if not self._profiles:
             return rep
         legs = {"both": [0, 1], "left": [0], "right": [1]}[rep.moving]
-        with np.errstate(all="ignore"):
-            elevation = [(t, float(np.nanmean(e[legs]))) for t, e in self._elevations]
+        elevation = [(t, _mean_seen(e[legs])) for t, e in self._elevations]
         lift, onset = rep_evidence(list(self._profiles), elevation, rep.start_t, rep.end_t)
         return dataclasses.replace(rep, back_lift_cm=lift, back_onset_deg=onset)
 
@@ -109,6 +109,11 @@ class Analyzer:
         """End of input: report what was still in progress and return the whole session."""
         self.drain()
         return self.session.result()
+
+
+def _mean_seen(values: np.ndarray) -> float:
+    seen = values[np.isfinite(values)]
+    return float(seen.mean()) if seen.size else math.nan
 
 
 def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Person | None, list[Person]]:

@@ -70,9 +70,8 @@ def flat_profile(profiles: list[BackProfile]) -> BackProfile | None:
     measured from."""
     if not profiles:
         return None
-    with np.errstate(all="ignore"):
-        top = np.nanmedian(np.stack([p.top for p in profiles]), axis=0)
-        under = np.nanmedian(np.stack([p.under for p in profiles]), axis=0)
+    top = _median_seen(np.stack([p.top for p in profiles]))
+    under = _median_seen(np.stack([p.under for p in profiles]))
     return BackProfile(profiles[0].t, top, under, float(np.median([p.px_per_cm for p in profiles])))
 
 
@@ -345,8 +344,16 @@ def _peak_rise(now: np.ndarray, base: np.ndarray) -> float:
     if np.isfinite(rise).sum() < COLUMNS // 2:
         return math.nan
     k = PEAK_COLUMNS
-    with np.errstate(all="ignore"):
-        windows = np.stack([rise[i:i + k] for i in range(rise.size - k + 1)])
-        means = np.nanmedian(windows, axis=1)
-        means[np.isfinite(windows).sum(axis=1) < k - 1] = np.nan
+    windows = np.stack([rise[i:i + k] for i in range(rise.size - k + 1)])
+    means = _median_seen(windows.T)
+    means[np.isfinite(windows).sum(axis=1) < k - 1] = np.nan
     return float(np.nanmax(means)) if np.isfinite(means).any() else math.nan
+
+
+def _median_seen(a: np.ndarray) -> np.ndarray:
+    """Median of each column over its finite values; NaN for a column with none."""
+    out = np.full(a.shape[1], np.nan)
+    seen = np.isfinite(a).any(axis=0)
+    if seen.any():
+        out[seen] = np.nanmedian(a[:, seen], axis=0)
+    return out

@@ -4,13 +4,15 @@ frames, each found rep matched to the true rep it overlaps most.
     python -m tests.back_bench --seeds 1-20 [--fps 15] [--json]
 
 Reports, over straight-leg reps: recall of true arches of 2 cm or more, false alarms on flat reps
-(true lift under 0.5 cm), the onset error of arches caught, the same false-alarm rate on sessions with a
-lighting step or an extra bystander, and what the back measurement costs per frame.
+(true lift under 0.5 cm), the onset error of arches caught, the same false alarms on sessions with a
+lighting step or an extra bystander and how many of them the disturbance caused (the session again
+without it), and what the back measurement costs per frame.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -23,6 +25,7 @@ import numpy as np
 from edge.analysis import Analyzer
 from edge.scoring import ScoredRep
 from tests.sim.render import RenderedHold, RenderedRep, render_session
+from tests.sim.render_look import Look, sample_look
 
 T = TypeVar("T")
 ARCHED_CM = 2.0  # the issue's bar: lifts of at least this must be caught
@@ -51,10 +54,17 @@ def _match(truth: RenderedRep | RenderedHold, found: list[T], span: Callable[[T]
     return best if best is not None and overlap(best) > 0 else None
 
 
-def run_session(seed: int, fps: float) -> tuple[list[RepResult], list[tuple[float, float]], float, int]:
+def run_session(seed: int, fps: float, undisturbed: bool = False, look: Look | None = None
+                ) -> tuple[list[RepResult], list[tuple[float, float]], float, int]:
     """The session's straight-leg reps with what the analysis made of them, its holds' (true, found)
-    back-flat shares, the seconds the back measurement took, and the frames measured."""
-    rs = render_session(seed, fps=fps)
+    back-flat shares, the seconds the back measurement took, and the frames measured. `undisturbed`:
+    the same session with its light steps and the pixels of everyone behind the mat taken out (their
+    detections stay), to tell what a disturbance itself caused. `look`: instead of the seed's own."""
+    look = look or sample_look(seed)
+    disturbed = bool(look.light_steps) or look.extra_walker is not None
+    if undisturbed:
+        look = dataclasses.replace(look, light_steps=())
+    rs = render_session(seed, fps=fps, look=look)
     analyzer = Analyzer(floor_line=rs.floor_line)
     spent = 0.0
     measure = analyzer.back.measure
@@ -69,9 +79,8 @@ def run_session(seed: int, fps: float) -> tuple[list[RepResult], list[tuple[floa
 
     analyzer.back.measure = timed  # type: ignore[method-assign]
     for i in range(len(rs)):
-        analyzer.push(rs.people(i), rs.frame(i))
+        analyzer.push(rs.people(i), rs.frame(i, bystanders=not undisturbed))
     analysis = analyzer.finish()
-    disturbed = bool(rs.light_changes_t) or rs.look.extra_walker is not None
     results = [RepResult(seed, r, _match(r, analysis.reps, lambda s: (s.rep.start_t, s.rep.end_t)), disturbed)
                for r in rs.reps if r.variant in ("double_leg", "single_leg")]
     holds = []
@@ -82,7 +91,16 @@ def run_session(seed: int, fps: float) -> tuple[list[RepResult], list[tuple[floa
     return results, holds, spent, len(rs)
 
 
-def summary(results: list[RepResult], holds: list[tuple[float, float]], spent: float, frames: int) -> dict:
+def caused_by_disturbance(disturbed: list[RepResult], undisturbed: list[RepResult]) -> list[RepResult]:
+    """Flat reps called arched with the session's light steps and people behind the mat, but not
+    without them."""
+    clean = {r.truth.start_t: r.flagged for r in undisturbed}
+    return [r for r in disturbed
+            if r.truth.lift_cm < FLAT_CM and r.flagged and not clean.get(r.truth.start_t)]
+
+
+def summary(results: list[RepResult], holds: list[tuple[float, float]], spent: float, frames: int,
+            caused: int | None = None) -> dict:
     arched = [r for r in results if r.truth.lift_cm >= ARCHED_CM and r.found is not None]
     flat = [r for r in results if r.truth.lift_cm < FLAT_CM and r.found is not None]
     onset_err = [abs(r.found.rep.back_onset_deg - r.truth.onset_deg) for r in arched  # type: ignore[union-attr,operator]
@@ -100,6 +118,8 @@ def summary(results: list[RepResult], holds: list[tuple[float, float]], spent: f
         "onset_within_5deg": round(float(np.mean(np.array(onset_err) <= 5)), 3) if onset_err else None,
         "disturbed_flat": len(disturbed_flat),
         "disturbed_false_alarms": sum(r.flagged for r in disturbed_flat),
+        # Of those, the ones gone when the light steps and the people behind are taken out.
+        "false_alarms_from_disturbance": caused,
         "holds_measured": len(holds),
         "hold_flat_share_error_mean": (round(float(np.mean([abs(a - b) for a, b in holds])), 3)
                                        if holds else None),
@@ -122,13 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results: list[RepResult] = []
     holds: list[tuple[float, float]] = []
-    spent, frames = 0.0, 0
+    spent, frames, caused = 0.0, 0, 0
     for seed in _seeds(args.seeds):
         r, h, s, n = run_session(seed, args.fps)
         results += r
         holds += h
         spent += s
         frames += n
+        if r and r[0].disturbed:
+            caused += len(caused_by_disturbance(r, run_session(seed, args.fps, undisturbed=True)[0]))
         if not args.json:
             for x in r:
                 rep = x.found.rep if x.found is not None else None
@@ -136,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 onset = x.truth.onset_deg and round(x.truth.onset_deg)
                 print(f"seed {seed:3d} true {x.truth.lift_cm:4.2f} cm from {onset}° | found {got}"
                       f" {'ARCHED' if x.flagged else ''}", file=sys.stderr)
-    out = summary(results, holds, spent, frames)
+    out = summary(results, holds, spent, frames, caused)
     print(json.dumps(out) if args.json else "\n".join(f"{k:26s} {v}" for k, v in out.items()))
     return 0
 

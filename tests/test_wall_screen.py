@@ -151,10 +151,18 @@ def test_each_rep_appears_with_its_score_and_cue_within_a_moment(gym, browser):
         expect(page.locator("#latest-back")).to_be_hidden()
 
         # An arched back: how far it lifted and from which leg angle, so the member knows where to stop.
-        post(server, mat, rep_event("m1", 3, score=48, cue="Keep your lower back pressed down",
-                                    faults=["back_arched"], back_lift_cm=2.43, back_onset_deg=31.4))
+        arched_cue = "Press your lower back into the mat: squish the grape"
+        post(server, mat, rep_event("m1", 3, score=48, cue=arched_cue, faults=["back_arched"],
+                                    back_lift_cm=2.43, back_onset_deg=31.4))
         expect(page.locator("#rep-count")).to_have_text("3", timeout=2000)
-        expect(page.locator("#latest-back")).to_have_text("Lower back lifted 2.4 cm, from legs at 31°")
+        expect(page.locator("#latest-back")).to_have_text("Back lifted 2.4 cm from legs at 31°")
+        cue = page.locator("#latest-cue")
+        screenshot(page, "wall-set-arched-landscape")
+        assert cue.evaluate("e => e.scrollHeight <= e.clientHeight"), "the cue is cut off"
+        page.set_viewport_size(PORTRAIT)
+        screenshot(page, "wall-set-arched-portrait")
+        assert cue.evaluate("e => e.scrollHeight <= e.clientHeight"), "the cue is cut off"
+        page.set_viewport_size(LANDSCAPE)
         # A lift under the fault's threshold is not shown as a fault.
         post(server, mat, rep_event("m1", 4, score=90, cue="Great control", back_lift_cm=0.4))
         expect(page.locator("#rep-count")).to_have_text("4", timeout=2000)

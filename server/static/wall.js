@@ -128,7 +128,7 @@
     const lift = num(rep.back_lift_cm);
     if (!faults.includes("back_arched") || lift == null) return "";
     const onset = num(rep.back_onset_deg);
-    return `Lower back lifted ${lift.toFixed(1)} cm` + (onset == null ? "" : `, from legs at ${deg(onset)}`);
+    return `Back lifted ${lift.toFixed(1)} cm` + (onset == null ? "" : ` from legs at ${deg(onset)}`);
   }
 
   function renderSet(s) {

@@ -44,6 +44,9 @@ TRUNK_CM = 0.288 * 170.0
 SPAN = (0.22, 0.46)
 COLUMNS = 9
 PEAK_COLUMNS = 5
+# An edge that moves this much (median, per column) while nobody moves is noise: breathing moves the
+# belly by under 0.3 cm in the half second a reference takes.
+UNSTEADY_CM = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +70,19 @@ def rise_cm(profile: BackProfile, base: BackProfile) -> float | None:
 
 def flat_profile(profiles: list[BackProfile]) -> BackProfile | None:
     """The member's back at rest over some frames, column by column (median): the reference a rise is
-    measured from."""
+    measured from. A column whose edge wanders by more than UNSTEADY_CM over these frames, while the
+    member holds still, is not an edge (clothing within the difference level of what is behind it,
+    caught in places): it is left out, so its noise is not read as a lift later."""
     if not profiles:
         return None
-    top = _median_seen(np.stack([p.top for p in profiles]))
-    under = _median_seen(np.stack([p.under for p in profiles]))
-    return BackProfile(profiles[0].t, top, under, float(np.median([p.px_per_cm for p in profiles])))
+    px_per_cm = float(np.median([p.px_per_cm for p in profiles]))
+    edges = []
+    for stack in (np.stack([p.top for p in profiles]), np.stack([p.under for p in profiles])):
+        middle = _median_seen(stack)
+        wander = _median_seen(np.abs(stack - middle))
+        middle[wander > UNSTEADY_CM * px_per_cm] = np.nan
+        edges.append(middle)
+    return BackProfile(profiles[0].t, edges[0], edges[1], px_per_cm)
 
 
 # The flat reference of a rep: the first half-second, legs up at the top, where nobody arches. Taken

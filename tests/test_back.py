@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.back import BackMeter, flat_profile, rise_cm
+from edge.back import COLUMNS, BackMeter, BackProfile, flat_profile, rise_cm
 from edge.config import BackConfig
 from edge.people import KP, Person
 
@@ -101,3 +101,22 @@ def test_nothing_is_measured_of_a_person_standing_or_before_the_mat_was_seen_emp
     standing = member()
     standing.keypoints[[KP["left_shoulder"], KP["right_shoulder"]], :2] = (HIP_X, FLOOR - 360)
     assert m.measure(1.0, lying(scene()), standing, []) is None
+
+
+def test_an_edge_that_wanders_while_the_member_holds_still_is_not_read_as_a_lift():
+    """Clothing close to what is behind it is caught only in places, so its edge jumps from frame to frame
+    by centimetres; such an edge is left out, and the steady one decides."""
+    rng = np.random.default_rng(7)
+    px_per_cm = 2.0
+
+    def frame(t: float, top_cm: float, wander_cm: float) -> BackProfile:
+        top = 100 + px_per_cm * (top_cm + rng.normal(0, wander_cm, COLUMNS))
+        return BackProfile(t, top, np.full(COLUMNS, 45.0), px_per_cm)
+
+    jumpy = flat_profile([frame(i / 15, 0.0, 3.0) for i in range(8)])
+    assert np.isnan(jumpy.top).sum() > COLUMNS // 2 and np.isfinite(jumpy.under).all()
+    assert rise_cm(frame(3.0, 0.0, 3.0), jumpy) == pytest.approx(0.0, abs=0.05)
+
+    steady = flat_profile([frame(i / 15, 0.0, 0.1) for i in range(8)])
+    assert np.isfinite(steady.top).all()
+    assert rise_cm(frame(3.0, 3.0, 0.1), steady) == pytest.approx(3.0, abs=0.3)

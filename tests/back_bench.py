@@ -1,7 +1,7 @@
 """The `back_arched` bench: rendered sessions (tests/sim/render.py) through the whole analysis with their
 frames, each found rep matched to the true rep it overlaps most.
 
-    python -m tests.back_bench --seeds 1-20 [--fps 15] [--json]
+    python -m tests.back_bench --seeds 1-24 [--fps 15] [--json]
 
 Reports, over straight-leg reps: recall of true arches of 2 cm or more, false alarms on flat reps
 (true lift under 0.5 cm), the onset error of arches caught, the same false alarms on sessions with a
@@ -136,7 +136,7 @@ def _seeds(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", default="1-20")
+    p.add_argument("--seeds", default="1-24")
     p.add_argument("--fps", type=float, default=15.0)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)

@@ -130,9 +130,12 @@ def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Perso
     return member, [p for p in people if p is not member]
 
 
-def analyze_frames(frames: Iterable[PoseFrame], header: TraceHeader,
+def analyze_frames(frames: Iterable[PoseFrame] | Iterable[tuple[PoseFrame, np.ndarray]], header: TraceHeader,
                    config: AnalysisConfig | None = None) -> Analysis:
+    """A whole recording: poses alone (a trace), or each with the image it came from (a video, where the
+    lower back is measured too)."""
     analyzer = Analyzer.for_trace(header, config)
-    for frame in frames:
-        analyzer.push(frame)
+    for item in frames:
+        frame, image = item if isinstance(item, tuple) else (item, None)
+        analyzer.push(frame, image)
     return analyzer.finish()

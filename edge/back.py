@@ -98,13 +98,11 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
 
     `elevation` is (t, degrees) of the moving legs over the rep.
     """
-    mine = [p for p in profiles if start_t <= p.t <= end_t]
-    base = flat_profile([p for p in mine if p.t <= start_t + REFERENCE_S])
+    rises = _rises(profiles, start_t, end_t, REFERENCE_S)
     legs = [(t, e) for t, e in elevation if start_t <= t <= end_t and math.isfinite(e)]
-    if base is None or not legs:
+    if rises is None or not legs:
         return None, None
     bottom_t, bottom_deg = min(legs, key=lambda te: te[1])
-    rises = _steady([(p.t, rise_cm(p, base)) for p in mine])
     near = [r for t, r in rises if abs(t - bottom_t) <= BOTTOM_S]
     if not near:
         return None, None
@@ -148,12 +146,19 @@ def _steady(rises: list[tuple[float, float | None]]) -> list[tuple[float, float]
 
 def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_cm: float) -> float | None:
     """Share of a hold's measured frames with the back within `flat_cm` of its start."""
-    mine = [p for p in profiles if start_t <= p.t <= end_t]
-    base = flat_profile([p for p in mine if p.t <= start_t + 2 * REFERENCE_S])
-    if base is None:
+    rises = _rises(profiles, start_t, end_t, 2 * REFERENCE_S)
+    if not rises:
         return None
-    rises = [r for _, r in _steady([(p.t, rise_cm(p, base)) for p in mine])]
-    return round(sum(r < flat_cm for r in rises) / len(rises), 3) if rises else None
+    return round(sum(r < flat_cm for _, r in rises) / len(rises), 3)
+
+
+def _rises(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float
+           ) -> list[tuple[float, float]] | None:
+    """(t, steadied rise in cm) of the frames from `start_t` to `end_t`, over the back in their first
+    `reference_s`; None when none of those was measured."""
+    mine = [p for p in profiles if start_t <= p.t <= end_t]
+    base = flat_profile([p for p in mine if p.t <= start_t + reference_s])
+    return None if base is None else _steady([(p.t, rise_cm(p, base)) for p in mine])
 
 
 class EmptyScene:

@@ -65,8 +65,10 @@ class FaultRules(_Strict):
     short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")
     # The lower back rose this much over the member's flat back at the bottom of the rep (edge/back.py).
     # Under it lie breathing (the belly moves ~0.5 cm) and the soft tissue of a back pressed flat.
-    # Chosen on the rendering bench's sessions 1–24 (flat reps read ≤ 0.8 cm in 95 of 100) and checked
-    # on 25–40, never used before: 2.7% false alarms there, 1.0 cm would give 6.8%.
+    # Chosen on the rendering bench's sessions 1–24 and checked on 25–40, never used for choosing:
+    # 2.6% and 2.2% false alarms, recall 0.91 on both. Re-read with today's measurement (offline, on
+    # the profiles the bench recorded), 1.0 cm catches 0.95 on 1–24 at the same 2.6%, but gives 4.3%
+    # false alarms on 25–40.
     back_arched_cm: float = Field(1.2, gt=0, description="lumbar lift at the bottom over this")
 
 

@@ -61,15 +61,11 @@ def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
                 return analyze_frames(frames, header, config)
         except UnicodeDecodeError:
             raise CliError(f"{path}: not a text trace file") from None
-    from edge.analysis import Analyzer
     from edge.recording import pose_frames_from_video
 
     with _video_input():
         header, frames = pose_frames_from_video(path, model)
-        analyzer = Analyzer.for_trace(header, config)
-        for frame, image in frames:
-            analyzer.push(frame, image)
-        return analyzer.finish()
+        return analyze_frames(frames, header, config)
 
 
 def _rep_table(analysis: Analysis) -> str:

@@ -26,6 +26,7 @@ from edge.analysis import Analyzer
 from edge.scoring import ScoredRep
 from tests.sim.render import RenderedHold, RenderedRep, render_session
 from tests.sim.render_look import Look, sample_look
+from tests.sim.spec import STRAIGHT_LEG
 
 T = TypeVar("T")
 ARCHED_CM = 2.0  # the bar: lifts of at least this must be caught
@@ -82,7 +83,7 @@ def run_session(seed: int, fps: float, undisturbed: bool = False, look: Look | N
         analyzer.push(rs.people(i), rs.frame(i, bystanders=not undisturbed))
     analysis = analyzer.finish()
     results = [RepResult(seed, r, _match(r, analysis.reps, lambda s: (s.rep.start_t, s.rep.end_t)), disturbed)
-               for r in rs.reps if r.variant in ("double_leg", "single_leg")]
+               for r in rs.reps if r.variant in STRAIGHT_LEG]
     holds = []
     for h in rs.holds:
         got = _match(h, analysis.holds, lambda f: (f.start_t, f.end_t))

@@ -60,10 +60,13 @@ class BackProfile:
     px_per_cm: float
 
 
-def rise_cm(profile: BackProfile, base: BackProfile) -> float | None:
-    """How much higher the back is in `profile` than in `base`: the larger of the two edges' rises.
+BOTH_EDGES = ("top", "under")
+
+
+def rise_cm(profile: BackProfile, base: BackProfile, edges: tuple[str, ...] = BOTH_EDGES) -> float | None:
+    """How much higher the back is in `profile` than in `base`: the larger of the edges' rises.
     The underside is the direct evidence but an arm can hide it; the top is always in view."""
-    rises = [_peak_rise(profile.top, base.top), _peak_rise(profile.under, base.under)]
+    rises = [_peak_rise(getattr(profile, e), getattr(base, e)) for e in edges]
     seen = [r for r in rises if math.isfinite(r)]
     return round(max(seen) / profile.px_per_cm, 2) if seen else None
 
@@ -90,6 +93,10 @@ def flat_profile(profiles: list[BackProfile]) -> BackProfile | None:
 REFERENCE_S = 0.5
 # The lift of a rep is read at its bottom, where the legs pull hardest on the lower back.
 BOTTOM_S = 0.3
+# The onset is read from the underside alone when it rose by at least this share of the rep's lift:
+# the top also moves with the breath (the belly, by up to ~0.8 cm), which on the way down reads as
+# a lift beginning early; the underside does not.
+UNDER_SHARE = 0.5
 
 
 def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float]], start_t: float,
@@ -103,10 +110,13 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
     if rises is None or not legs:
         return None, None
     bottom_t, bottom_deg = min(legs, key=lambda te: te[1])
-    near = [r for t, r in rises if abs(t - bottom_t) <= BOTTOM_S]
-    if not near:
+    lift = _at(rises, bottom_t)
+    if lift is None:
         return None, None
-    lift = round(float(np.median(near)), 2)
+    under = _rises(profiles, start_t, end_t, REFERENCE_S, ("under",)) or []
+    under_lift = _at(under, bottom_t)
+    if under_lift is not None and under_lift >= UNDER_SHARE * lift:
+        rises = under
     top_t = max((te for te in legs if te[0] <= bottom_t), key=lambda te: te[1])[0]
     times = np.array([t for t, _ in legs])
     degs = np.array([e for _, e in legs])
@@ -115,6 +125,12 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
         return lift, None
     onset = _onset(np.array([e for e, _ in down]), np.array([r for _, r in down]), bottom_deg)
     return lift, None if onset is None else round(onset, 1)
+
+
+def _at(rises: list[tuple[float, float]], bottom_t: float) -> float | None:
+    """The rise at a rep's bottom (median of the frames within BOTTOM_S of it); None if none measured."""
+    near = [r for t, r in rises if abs(t - bottom_t) <= BOTTOM_S]
+    return round(float(np.median(near)), 2) if near else None
 
 
 def _onset(degs: np.ndarray, rises: np.ndarray, bottom_deg: float) -> float | None:
@@ -152,13 +168,13 @@ def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_c
     return round(sum(r < flat_cm for _, r in rises) / len(rises), 3)
 
 
-def _rises(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float
-           ) -> list[tuple[float, float]] | None:
-    """(t, steadied rise in cm) of the frames from `start_t` to `end_t`, over the back in their first
-    `reference_s`; None when none of those was measured."""
+def _rises(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float,
+           edges: tuple[str, ...] = BOTH_EDGES) -> list[tuple[float, float]] | None:
+    """(t, steadied rise of `edges` in cm) of the frames from `start_t` to `end_t`, over the back in
+    their first `reference_s`; None when none of those was measured."""
     mine = [p for p in profiles if start_t <= p.t <= end_t]
     base = flat_profile([p for p in mine if p.t <= start_t + reference_s])
-    return None if base is None else _steady([(p.t, rise_cm(p, base)) for p in mine])
+    return None if base is None else _steady([(p.t, rise_cm(p, base, edges)) for p in mine])
 
 
 class EmptyScene:

@@ -116,6 +116,7 @@ def summary(results: list[RepResult], holds: list[tuple[float, float]], spent: f
         "false_alarm_rate": round(sum(r.flagged for r in flat) / len(flat), 3) if flat else None,
         "onsets_estimated": len(onset_err),
         "onset_error_median_deg": round(float(np.median(onset_err)), 1) if onset_err else None,
+        "onset_error_mean_deg": round(float(np.mean(onset_err)), 1) if onset_err else None,
         "onset_within_5deg": round(float(np.mean(np.array(onset_err) <= 5)), 3) if onset_err else None,
         "disturbed_flat": len(disturbed_flat),
         "disturbed_false_alarms": sum(r.flagged for r in disturbed_flat),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.back import COLUMNS, BackMeter, BackProfile, flat_profile, rise_cm
+from edge.back import COLUMNS, BackMeter, BackProfile, flat_profile, rep_evidence, rise_cm
 from edge.config import BackConfig
 from edge.people import KP, Person
 
@@ -120,3 +120,25 @@ def test_an_edge_that_wanders_while_the_member_holds_still_is_not_read_as_a_lift
     steady = flat_profile([frame(i / 15, 0.0, 0.1) for i in range(8)])
     assert np.isfinite(steady.top).all()
     assert rise_cm(frame(3.0, 3.0, 0.1), steady) == pytest.approx(3.0, abs=0.3)
+
+
+def test_the_onset_is_read_from_the_underside_which_does_not_move_with_the_breath():
+    """The belly (the top edge) rises and falls with the breath; on the way down a breath in reads as a
+    lift beginning early. The underside only moves when the back lifts, so where it saw the lift it
+    places the onset."""
+    px_per_cm, onset_deg, lift_cm = 2.0, 40.0, 3.0
+    times = np.arange(0, 6, 1 / 15)
+    # Legs up and still for a second (the rep's reference), down to 5° by 4 s, back up by 6 s.
+    degs = np.interp(times, [0, 1, 4, 6], [90, 90, 5, 90])
+    pull = np.cos(np.radians(degs)) - np.cos(np.radians(onset_deg))
+    lift = lift_cm * np.maximum(0, pull) / (np.cos(np.radians(5)) - np.cos(np.radians(onset_deg)))
+    breath = 0.8 * np.clip((times - 1) / 2, 0, 1)  # a slow breath in over the way down
+
+    def frame(t: float, under_cm: float, top_cm: float) -> BackProfile:
+        return BackProfile(t, np.full(COLUMNS, 100 + px_per_cm * top_cm),
+                           np.full(COLUMNS, 40 + px_per_cm * under_cm), px_per_cm)
+
+    profiles = [frame(t, u, u + b) for t, u, b in zip(times, lift, breath, strict=True)]
+    found_lift, found_onset = rep_evidence(profiles, list(zip(times, degs, strict=True)), 0.0, 6.0)
+    assert found_lift == pytest.approx(lift_cm + 0.8, abs=0.2)  # the lift is still the larger edge's
+    assert found_onset == pytest.approx(onset_deg, abs=3)

@@ -49,8 +49,10 @@ def test_most_arches_of_two_centimetres_or_more_are_caught_with_their_lift(bench
 def test_where_the_back_began_to_lift_is_found_near_the_true_onset(bench):
     _, out = bench
     assert out["onsets_estimated"] >= 10
-    assert out["onset_error_median_deg"] <= 5.0
-    assert out["onset_within_5deg"] >= 0.75
+    # The bar is "within 5°": on average, and for most single reps (the whole bench: 92-94% of them;
+    # the rest are read from the breathing belly alone, where the underside did not show the lift).
+    assert out["onset_error_mean_deg"] <= 5.0
+    assert out["onset_within_5deg"] >= 0.85
 
 
 def test_an_arched_rep_sets_the_personal_end_range_at_its_onset_not_its_bottom(bench):

@@ -7,6 +7,7 @@ report "camera unplugged" or "not a video" rather than die on a cv2 traceback.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -154,8 +155,9 @@ class Picamera2Source(_Source):
             raise CameraError("Picamera2 is not available: it ships with Raspberry Pi OS "
                               "(apt install python3-picamera2); elsewhere use a device index or a video file"
                               ) from None
+        self._cam: Any = None
         try:
-            self._cam: Any = Picamera2()
+            self._cam = Picamera2()
             # "RGB888" is libcamera's name for B, G, R byte order: the layout OpenCV and the pose stage use.
             config = self._cam.create_video_configuration(main={"size": size, "format": "RGB888"},
                                                           controls={"FrameRate": fps})
@@ -164,6 +166,9 @@ class Picamera2Source(_Source):
         # Picamera2 reports a missing or busy camera with assorted exception types (RuntimeError,
         # IndexError, OSError); for the station they all mean the same thing.
         except Exception as exc:
+            # A camera acquired but not started stays claimed until closed, and the next try would
+            # find it busy.
+            self.close()
             raise CameraError(f"Pi camera cannot be started: {_first_line(exc)}") from None
         self.size = size
         self.fps = fps
@@ -177,8 +182,15 @@ class Picamera2Source(_Source):
             yield time.monotonic(), frame
 
     def close(self) -> None:
-        self._cam.stop()
-        self._cam.close()
+        cam, self._cam = self._cam, None
+        if cam is None:
+            return
+        # A camera that vanished can fail to stop and to close. Neither may take the capture thread
+        # down, and close must still be tried: a camera left claimed is "busy" to the next open.
+        with contextlib.suppress(Exception):
+            cam.stop()
+        with contextlib.suppress(Exception):
+            cam.close()
 
 
 def _first_line(exc: BaseException) -> str:

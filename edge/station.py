@@ -50,6 +50,10 @@ class SourceSettings(_Strict):
     speed: float = Field(1.0, gt=0, le=100)
 
 
+# libcamera takes even widths and heights.
+CameraPixels = Annotated[int, Field(ge=64, le=4096, multiple_of=2)]
+
+
 class CameraSettings(_Strict):
     """Frames through the pose model: the Pi camera, a camera by index, or a video file played as a
     camera would deliver it."""
@@ -57,6 +61,10 @@ class CameraSettings(_Strict):
     kind: Literal["picamera2", "device", "video"]
     path: Path | None = None  # the video file
     device: int = Field(0, ge=0)
+    # The Pi camera's mode (width, height in even pixels; frames per second); a USB camera and a file
+    # deliver what they have.
+    size: tuple[CameraPixels, CameraPixels] = (1280, 720)
+    fps: float = Field(30.0, gt=0, le=120)
     loop: bool = True  # a video file starts again at its end (a camera never ends)
     crop_model: Path = CROP_MODEL
     scan_model: Path = CROP_MODEL  # whole-frame scans at 640 (edge/runner.py)
@@ -210,7 +218,7 @@ class Station:
 
         def open_source():
             if src.kind == "picamera2":
-                return Picamera2Source()
+                return Picamera2Source(src.size, src.fps)
             return OpenCVSource(src.path if src.kind == "video" else src.device)
 
         capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -88,11 +89,64 @@ def test_absent_camera_index() -> None:
 
 
 def test_picamera2_off_the_pi_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Picamera2 only runs on a Pi (apt, libcamera), so it cannot be exercised here. Setting its module
-    # entry to None makes `import picamera2` fail even where some stray copy is installed, which is the
-    # one path this machine can check: the lazy import failing cleanly.
+    # Setting its module entry to None makes `import picamera2` fail even where some copy is installed:
+    # the lazy import failing cleanly, as on any machine that is not a Pi.
     monkeypatch.setitem(sys.modules, "picamera2", None)
     with pytest.raises(CameraError, match="Picamera2 is not available"):
         Picamera2Source()
     with pytest.raises(CameraError, match="Picamera2 is not available"):
         open_source("picamera2")
+
+
+FAKE_PI = ROOT / "tests" / "fake_pi"
+
+
+@pytest.fixture
+def pi_camera(monkeypatch: pytest.MonkeyPatch, clip: Path, tmp_path: Path) -> Path:
+    """The Pi camera, mocked (tests/fake_pi: libcamera and the camera exist only on a Pi), filming the
+    clip; the returned path is the "cable out" flag: the camera is unplugged while it exists."""
+    unplugged = tmp_path / "unplugged"
+    monkeypatch.setenv("FAKE_PICAMERA2_VIDEO", str(clip))
+    monkeypatch.setenv("FAKE_PICAMERA2_UNPLUGGED", str(unplugged))
+    monkeypatch.syspath_prepend(str(FAKE_PI))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    yield unplugged
+    sys.modules.pop("picamera2", None)
+
+
+def test_the_pi_camera_delivers_bgr_frames_at_its_configured_size(pi_camera: Path, clip: Path) -> None:
+    with Picamera2Source(size=(640, 360), fps=30.0) as camera:
+        frames = [frame for _, frame in zip(range(4), camera, strict=False)]
+    assert all(f.shape == (360, 640, 3) and f.dtype == np.uint8 for _, f in frames)
+    assert [t for t, _ in frames] == sorted(t for t, _ in frames)
+    # In the byte order the pose stage takes (B, G, R), not swapped: what the lens saw, unchanged.
+    ok, first = cv2.VideoCapture(str(clip)).read()
+    assert ok and np.array_equal(frames[0][1], cv2.resize(first, (640, 360), interpolation=cv2.INTER_AREA))
+
+
+def test_a_pi_camera_unplugged_is_one_clear_error_and_opens_again_once_back(pi_camera: Path) -> None:
+    camera = Picamera2Source()
+    next(iter(camera))
+    pi_camera.touch()
+    with pytest.raises(CameraError, match="Pi camera stopped delivering frames: Camera frontend has timed"):
+        next(iter(camera))
+    camera.close()
+    with pytest.raises(CameraError, match="Pi camera cannot be started"):
+        Picamera2Source()
+    pi_camera.unlink()
+    with Picamera2Source() as again:  # not "busy": every failed or lost camera was released
+        assert next(iter(again))[1].shape == (720, 1280, 3)
+
+
+def test_a_pi_camera_that_fails_to_start_is_released_for_the_next_try(
+        pi_camera: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import picamera2
+
+    real_start = picamera2.Picamera2.start
+    monkeypatch.setattr(picamera2.Picamera2, "start", lambda self: (_ for _ in ()).throw(
+        RuntimeError("Failed to start camera: Input/output error")))
+    with pytest.raises(CameraError, match="Pi camera cannot be started: Failed to start camera"):
+        Picamera2Source()
+    monkeypatch.setattr(picamera2.Picamera2, "start", real_start)
+    with Picamera2Source() as camera:
+        assert next(iter(camera))[1].shape == (720, 1280, 3)

@@ -1,8 +1,10 @@
 """`matcoach station` on frames through the pose model: the real sports2d clip played as a camera,
-a camera that disappears and comes back, and a model that can't be loaded."""
+a camera that disappears and comes back (a video file, and the Pi camera through its stand-in), and a
+model that can't be loaded."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -63,27 +65,35 @@ def test_the_clip_runs_through_the_pose_model_and_the_station_reports_its_fps(gy
     assert beat["model_versions"] == {"pose": f"{CROP_MODEL.name} sha256:{recorded[CROP_MODEL.name][:12]}"}
 
 
-def test_a_camera_that_disappears_is_picked_up_again_without_a_restart(gym, tmp_path, clip):
-    server, mat, db = gym
-    server.start()
-    spare = shutil.copy(clip, tmp_path / "spare.mp4")
-    proc = subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config",
-                             str(config(tmp_path, server.url, mat.token, clip, loop=True))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def unplug_and_plug_back(db: Path, station_id: str, station_toml: Path, unplug, plug, error: str,
+                         env: dict[str, str] | None = None) -> None:
+    """Runs the station; once its camera delivers, unplugs it, then plugs it back. The same process must
+    report the loss (`error` in its last error) and deliver frames again by itself."""
+    proc = subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(station_toml)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30, every=0.2)
-        clip.unlink()  # the camera is unplugged: the clip plays out, then it can't be reopened
+        assert wait_for(lambda: heartbeat(db, station_id).get("camera") == "ok", 30, every=0.2)
+        unplug()
         gone = ("reopening", "missing")
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") in gone, 30, every=0.2)
-        assert "no such file" in heartbeat(db, mat.station_id)["last_error"]
-        shutil.copy(spare, clip)
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("camera") == "ok", 30, every=0.2)
-        assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 10, every=0.2)
+        assert wait_for(lambda: heartbeat(db, station_id).get("camera") in gone, 30, every=0.2)
+        assert error in heartbeat(db, station_id)["last_error"]
+        plug()
+        assert wait_for(lambda: heartbeat(db, station_id).get("camera") == "ok", 30, every=0.2)
+        assert wait_for(lambda: heartbeat(db, station_id).get("fps", 0) > 0, 10, every=0.2)
         assert proc.poll() is None  # the same process all along
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+def test_a_camera_that_disappears_is_picked_up_again_without_a_restart(gym, tmp_path, clip):
+    server, mat, db = gym
+    server.start()
+    spare = shutil.copy(clip, tmp_path / "spare.mp4")
+    # The camera is unplugged: the clip plays out, then it can't be reopened.
+    unplug_and_plug_back(db, mat.station_id, config(tmp_path, server.url, mat.token, clip, loop=True),
+                         clip.unlink, lambda: shutil.copy(spare, clip), "no such file")
 
 
 def test_a_pose_model_that_cannot_be_loaded_is_one_line(gym, tmp_path, clip):
@@ -95,3 +105,20 @@ def test_a_pose_model_that_cannot_be_loaded_is_one_line(gym, tmp_path, clip):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "broken.onnx" in proc.stderr
+
+
+def test_the_pi_camera_unplugged_and_plugged_back_in_is_picked_up_again(gym, tmp_path, clip):
+    """The Pi camera, mocked (tests/fake_pi; libcamera exists only on a Pi), through the whole station:
+    its ribbon cable pulled and pushed back while the station runs."""
+    server, mat, db = gym
+    server.start()
+    path = tmp_path / "station.toml"
+    path.write_text("\n".join([
+        "[station]", f'server_url = "{server.url}"', f'token = "{mat.token}"',
+        f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "health_port = 0",
+        "[station.source]", 'kind = "picamera2"', "size = [960, 540]", "fps = 15"]) + "\n")
+    unplugged = tmp_path / "unplugged"
+    fake_pi = Path(__file__).resolve().parent / "fake_pi"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake_pi), os.environ.get("PYTHONPATH", "")]),
+           "FAKE_PICAMERA2_VIDEO": str(clip), "FAKE_PICAMERA2_UNPLUGGED": str(unplugged)}
+    unplug_and_plug_back(db, mat.station_id, path, unplugged.touch, unplugged.unlink, "Pi camera", env)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -60,10 +61,11 @@ class BackProfile:
     px_per_cm: float
 
 
-BOTH_EDGES = ("top", "under")
+Edge = Literal["top", "under"]
+BOTH_EDGES: tuple[Edge, ...] = ("top", "under")
 
 
-def rise_cm(profile: BackProfile, base: BackProfile, edges: tuple[str, ...] = BOTH_EDGES) -> float | None:
+def rise_cm(profile: BackProfile, base: BackProfile, edges: tuple[Edge, ...] = BOTH_EDGES) -> float | None:
     """How much higher the back is in `profile` than in `base`: the larger of the edges' rises.
     The underside is the direct evidence but an arm can hide it; the top is always in view."""
     rises = [_peak_rise(getattr(profile, e), getattr(base, e)) for e in edges]
@@ -169,7 +171,7 @@ def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_c
 
 
 def _rises(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float,
-           edges: tuple[str, ...] = BOTH_EDGES) -> list[tuple[float, float]] | None:
+           edges: tuple[Edge, ...] = BOTH_EDGES) -> list[tuple[float, float]] | None:
     """(t, steadied rise of `edges` in cm) of the frames from `start_t` to `end_t`, over the back in
     their first `reference_s`; None when none of those was measured."""
     mine = [p for p in profiles if start_t <= p.t <= end_t]

@@ -1,0 +1,131 @@
+"""The station's memory over a long run: `python -m tests.station_soak --minutes 30`.
+
+Two real `matcoach station` processes against a real `matcoach server`: one plays the sports2d clip in
+a loop through the pose model (a camera station: capture, crops, model, analysis, the back's empty
+scene), one replays the bundled session in a loop at `--speed` (reps, sets, the outbox and the uplink
+at work). Each one's resident memory is read from /proc every `--every` seconds. Prints the samples,
+then per station its RSS once warmed up, at the end, its peak and the growth, and the reps stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from edge.model_files import FOOTAGE
+from matcoach.demo import SAMPLE
+from tests.servers import LiveServer, count_stored, provision, wait_for, write_server_config
+
+# Memory taken while models load, caches fill and the first sets close is not growth: the comparison
+# starts after this long.
+WARMUP_S = 60.0
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        return None
+    return None
+
+
+def _station_toml(path: Path, url: str, token: str, source: list[str]) -> Path:
+    path.write_text("\n".join(["[station]", f'server_url = "{url}"', f'token = "{token}"',
+                               f'outbox = "{path.with_suffix(".outbox.db")}"', "health_port = 0",
+                               "[station.source]", *source]) + "\n")
+    return path
+
+
+def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
+    db = workdir / "server.db"
+    camera, replay = provision(db, ["Mat 1 (camera)", "Mat 2 (replay)"])
+    server = LiveServer(db, write_server_config(workdir / "server.toml")).start()
+    configs = {
+        "camera": _station_toml(workdir / "camera.toml", server.url, camera.token,
+                                ['kind = "video"', f'path = "{FOOTAGE}"', "loop = true"]),
+        "replay": _station_toml(workdir / "replay.toml", server.url, replay.token,
+                                ['kind = "trace"', f'path = "{SAMPLE}"', "loop = true", f"speed = {speed}"]),
+    }
+    procs = {name: subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(path)],
+                                    stdout=subprocess.DEVNULL, stderr=open(path.with_suffix(".log"), "w"))  # noqa: SIM115
+             for name, path in configs.items()}
+    samples: list[tuple[float, dict[str, float | None]]] = []
+    start = time.monotonic()
+    try:
+        while (elapsed := time.monotonic() - start) < minutes * 60:
+            row = {name: rss_mb(p.pid) for name, p in procs.items()}
+            samples.append((elapsed, row))
+            print(f"{elapsed:7.0f} s  " + "  ".join(f"{n} {'-' if v is None else f'{v:6.1f}'} MB"
+                                                  for n, v in row.items()), flush=True)
+            if any(p.poll() is not None for p in procs.values()):
+                break
+            time.sleep(every_s)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        exits = {name: p.wait(60) for name, p in procs.items()}
+    # The replay's last reps are in its outbox until it has drained them to the server.
+    wait_for(lambda: count_stored(db) > 0, 10, every=0.5)
+    reps = count_stored(db)
+    server.stop()
+    out: dict = {"minutes": round((samples[-1][0] if samples else 0) / 60, 1), "reps_stored": reps,
+                 "exit_codes": exits, "stations": {}}
+    # Frames in flight move a camera station's RSS by a few MB from one sample to the next: a minute's
+    # median at either end is what is compared.
+    k = max(1, round(60 / every_s))
+    for name in procs:
+        series = [(t, row[name]) for t, row in samples if row[name] is not None]
+        warm = [v for t, v in series if t >= WARMUP_S] or [v for _, v in series]
+        if not warm:
+            continue
+        first, last = statistics.median(warm[:k]), statistics.median(warm[-k:])
+        out["stations"][name] = {"rss_warm_mb": round(first, 1), "rss_end_mb": round(last, 1),
+                                 "rss_peak_mb": round(max(v for _, v in series), 1),
+                                 "growth_mb": round(last - first, 1)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--speed", type=float, default=4.0, help="replay speed of the bundled session")
+    p.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
+    args = p.parse_args(argv)
+    if not FOOTAGE.is_file():
+        print(f"station_soak: {FOOTAGE} is missing: run `bash models/fetch_footage.sh`", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="matcoach-soak-") as tmp:
+        if args.json:
+            with open(os.devnull, "w") as quiet:
+                stdout, sys.stdout = sys.stdout, quiet
+                try:
+                    out = soak(args.minutes, args.every, args.speed, Path(tmp))
+                finally:
+                    sys.stdout = stdout
+            print(json.dumps(out))
+            return 0
+        out = soak(args.minutes, args.every, args.speed, Path(tmp))
+    print(f"\n{out['minutes']} minutes; {out['reps_stored']} reps stored; exit codes {out['exit_codes']}")
+    print(f"{'station':<8} {'RSS warm':>9} {'RSS end':>8} {'peak':>7} {'growth':>7}   (MB; medians of the "
+          f"first minute after {WARMUP_S:.0f} s and of the last)")
+    for name, s in out["stations"].items():
+        print(f"{name:<8} {s['rss_warm_mb']:>9.1f} {s['rss_end_mb']:>8.1f} {s['rss_peak_mb']:>7.1f} "
+              f"{s['growth_mb']:>+7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ then per station its RSS once warmed up, at the end, its peak and the growth, an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from edge.model_files import FOOTAGE
 from matcoach.demo import SAMPLE
-from tests.servers import LiveServer, count_stored, provision, wait_for, write_server_config
+from tests.servers import LiveServer, count_stored, provision, write_server_config
 
 # Memory taken while models load, caches fill and the first sets close is not growth: the comparison
 # starts after this long.
@@ -57,31 +58,34 @@ def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
         "replay": _station_toml(workdir / "replay.toml", server.url, replay.token,
                                 ['kind = "trace"', f'path = "{SAMPLE}"', "loop = true", f"speed = {speed}"]),
     }
-    procs = {name: subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(path)],
-                                    stdout=subprocess.DEVNULL, stderr=open(path.with_suffix(".log"), "w"))  # noqa: SIM115
-             for name, path in configs.items()}
     samples: list[tuple[float, dict[str, float | None]]] = []
-    start = time.monotonic()
-    try:
-        while (elapsed := time.monotonic() - start) < minutes * 60:
-            row = {name: rss_mb(p.pid) for name, p in procs.items()}
-            samples.append((elapsed, row))
-            print(f"{elapsed:7.0f} s  " + "  ".join(f"{n} {'-' if v is None else f'{v:6.1f}'} MB"
-                                                  for n, v in row.items()), flush=True)
-            if any(p.poll() is not None for p in procs.values()):
-                break
-            time.sleep(every_s)
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        exits = {name: p.wait(60) for name, p in procs.items()}
-    # The replay's last reps are in its outbox until it has drained them to the server.
-    wait_for(lambda: count_stored(db) > 0, 10, every=0.5)
-    reps = count_stored(db)
-    server.stop()
-    out: dict = {"minutes": round((samples[-1][0] if samples else 0) / 60, 1), "reps_stored": reps,
-                 "exit_codes": exits, "stations": {}}
+    with contextlib.ExitStack() as stack:
+        stack.callback(server.stop)
+        procs = {name: subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(path)],
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=stack.enter_context(open(path.with_suffix(".log"), "w")))
+                 for name, path in configs.items()}
+        start = time.monotonic()
+        try:
+            while (elapsed := time.monotonic() - start) < minutes * 60:
+                row = {name: rss_mb(p.pid) for name, p in procs.items()}
+                samples.append((elapsed, row))
+                print(f"{elapsed:7.0f} s  " + "  ".join(f"{n} {'-' if v is None else f'{v:6.1f}'} MB"
+                                                      for n, v in row.items()), flush=True)
+                if any(p.poll() is not None for p in procs.values()):
+                    break
+                time.sleep(every_s)
+        finally:
+            for p in procs.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            exits = {name: p.wait(60) for name, p in procs.items()}
+    for name, code in exits.items():
+        if code != 0:
+            print(f"station_soak: the {name} station exited with {code}:\n"
+                  f"{configs[name].with_suffix('.log').read_text()[-2000:]}", file=sys.stderr)
+    out: dict = {"minutes": round((samples[-1][0] if samples else 0) / 60, 1),
+                 "reps_stored": count_stored(db), "exit_codes": exits, "stations": {}}
     # Frames in flight move a camera station's RSS by a few MB from one sample to the next: a minute's
     # median at either end is what is compared.
     k = max(1, round(60 / every_s))

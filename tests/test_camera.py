@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -102,7 +103,7 @@ FAKE_PI = ROOT / "tests" / "fake_pi"
 
 
 @pytest.fixture
-def pi_camera(monkeypatch: pytest.MonkeyPatch, clip: Path, tmp_path: Path) -> Path:
+def pi_camera(monkeypatch: pytest.MonkeyPatch, clip: Path, tmp_path: Path) -> Iterator[Path]:
     """The Pi camera, mocked (tests/fake_pi: libcamera and the camera exist only on a Pi), filming the
     clip; the returned path is the "cable out" flag: the camera is unplugged while it exists."""
     unplugged = tmp_path / "unplugged"
@@ -142,9 +143,11 @@ def test_a_pi_camera_that_fails_to_start_is_released_for_the_next_try(
         pi_camera: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import picamera2
 
+    def failing_start(self: picamera2.Picamera2) -> None:
+        raise RuntimeError("Failed to start camera: Input/output error")
+
     real_start = picamera2.Picamera2.start
-    monkeypatch.setattr(picamera2.Picamera2, "start", lambda self: (_ for _ in ()).throw(
-        RuntimeError("Failed to start camera: Input/output error")))
+    monkeypatch.setattr(picamera2.Picamera2, "start", failing_start)
     with pytest.raises(CameraError, match="Pi camera cannot be started: Failed to start camera"):
         Picamera2Source()
     monkeypatch.setattr(picamera2.Picamera2, "start", real_start)

@@ -268,13 +268,19 @@ class EmptyScene:
         """Brightness now over brightness in the model, on a sparse grid of background in view."""
         assert self.background is not None
         step = 8
-        bg = self.background[::step, ::step].sum(axis=2)
+        bg = _channel_sum(self.background[::step, ::step])
         grid = step * self.block
-        now = image[:bg.shape[0] * grid:grid, :bg.shape[1] * grid:grid].astype(np.float32).sum(axis=2)
+        now = _channel_sum(image[:bg.shape[0] * grid:grid, :bg.shape[1] * grid:grid])
         keep = self._free(self.background.shape, people, step) & (bg > 30)
         if keep.sum() < 50:
             return self._gain
         return float(np.median(now[keep] / bg[keep]))
+
+
+def _channel_sum(image: np.ndarray) -> np.ndarray:
+    """B + G + R of each pixel, as float32. On a strided view three adds cost a sixth of numpy's
+    `.sum(axis=2)` (which walks the short channel axis pixel by pixel)."""
+    return image[..., 0].astype(np.float32) + image[..., 1] + image[..., 2]
 
 
 def _mid(kps: np.ndarray, pair: tuple[int, int], min_conf: float) -> np.ndarray | None:

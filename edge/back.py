@@ -107,15 +107,16 @@ def rep_evidence(profiles: list[BackProfile], elevation: list[tuple[float, float
 
     `elevation` is (t, degrees) of the moving legs over the rep.
     """
-    rises = _rises(profiles, start_t, end_t, REFERENCE_S)
+    span = _span(profiles, start_t, end_t, REFERENCE_S)
     legs = [(t, e) for t, e in elevation if start_t <= t <= end_t and math.isfinite(e)]
-    if rises is None or not legs:
+    if span is None or not legs:
         return None, None
     bottom_t, bottom_deg = min(legs, key=lambda te: te[1])
+    rises = _rises(*span)
     lift = _at(rises, bottom_t)
     if lift is None:
         return None, None
-    under = _rises(profiles, start_t, end_t, REFERENCE_S, ("under",)) or []
+    under = _rises(*span, ("under",))
     under_lift = _at(under, bottom_t)
     if under_lift is not None and under_lift >= UNDER_SHARE * lift:
         rises = under
@@ -164,19 +165,26 @@ def _steady(rises: list[tuple[float, float | None]]) -> list[tuple[float, float]
 
 def flat_share(profiles: list[BackProfile], start_t: float, end_t: float, flat_cm: float) -> float | None:
     """Share of a hold's measured frames with the back within `flat_cm` of its start."""
-    rises = _rises(profiles, start_t, end_t, 2 * REFERENCE_S)
+    span = _span(profiles, start_t, end_t, 2 * REFERENCE_S)
+    rises = [] if span is None else _rises(*span)
     if not rises:
         return None
     return round(sum(r < flat_cm for _, r in rises) / len(rises), 3)
 
 
-def _rises(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float,
-           edges: tuple[Edge, ...] = BOTH_EDGES) -> list[tuple[float, float]] | None:
-    """(t, steadied rise of `edges` in cm) of the frames from `start_t` to `end_t`, over the back in
-    their first `reference_s`; None when none of those was measured."""
+def _span(profiles: list[BackProfile], start_t: float, end_t: float, reference_s: float
+          ) -> tuple[list[BackProfile], BackProfile] | None:
+    """The frames from `start_t` to `end_t` and the back in their first `reference_s`; None when none
+    of those was measured."""
     mine = [p for p in profiles if start_t <= p.t <= end_t]
     base = flat_profile([p for p in mine if p.t <= start_t + reference_s])
-    return None if base is None else _steady([(p.t, rise_cm(p, base, edges)) for p in mine])
+    return None if base is None else (mine, base)
+
+
+def _rises(mine: list[BackProfile], base: BackProfile, edges: tuple[Edge, ...] = BOTH_EDGES
+           ) -> list[tuple[float, float]]:
+    """(t, steadied rise of `edges` over `base` in cm) of each frame where they were measured."""
+    return _steady([(p.t, rise_cm(p, base, edges)) for p in mine])
 
 
 class EmptyScene:

@@ -153,9 +153,10 @@ class Call:
 class CropRunner:
     """Plans each frame's model calls from the people followed, and follows whoever they find.
 
-    `infer` does one frame at a time. `stream` overlaps frames: while the model runs frame N on its own
-    thread with frame N+1 queued behind it, frame N-1 is finished and analysed and frame N+2 is planned
-    from its people, so on two cores the pipeline costs little more than its model calls.
+    `infer` does one frame at a time. `stream` overlaps frames: frame N+1 is planned from the people of
+    frame N-1 and queued behind frame N, which the model runs on its own thread, and only then is frame
+    N-1 handed on to be analysed. The model always has a frame waiting, so on two cores the pipeline
+    costs little more than its model calls.
     """
 
     def __init__(self, crop: PoseBackend, scan: PoseBackend, scan_every_s: float = 2.0,
@@ -295,18 +296,22 @@ class CropRunner:
                 raise outputs
             return t, image, self._finish(job, outputs)
 
-        # The frame in the model and the one queued behind it, so the model never waits for this thread.
+        # Frames handed to the model and not yet settled: two while anyone is followed, so the model
+        # always has the next frame queued while this thread plans one and the caller analyses another.
         in_flight: deque[tuple[float, np.ndarray, list[tuple[Call, Prepared]]]] = deque()
         try:
             for t, image in frames:
-                while in_flight and not self._seen:
-                    # Nobody followed yet: a frame in the model may find someone, so wait for it.
-                    yield finish(*in_flight.popleft(), done.get())
+                # The oldest frame is settled before this one is planned, as its people are where this
+                # frame's crops go (LOOKAHEAD_FRAMES back). Nobody followed yet: a frame in the model
+                # may find someone, so every frame in it is waited for.
+                settled = []
+                while in_flight and (len(in_flight) > 1 or not self._seen):
+                    settled.append(finish(*in_flight.popleft(), done.get()))
                 job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
                 todo.put(job)
                 in_flight.append((t, image, job))
-                if len(in_flight) > 1:
-                    yield finish(*in_flight.popleft(), done.get())
+                # Handed on only now: the caller's analysis runs while the model has work queued.
+                yield from settled
             while in_flight:
                 yield finish(*in_flight.popleft(), done.get())
         finally:

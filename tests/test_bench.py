@@ -27,5 +27,6 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     # The pipeline makes the model calls one after another, so it cannot outrun the same calls made bare
     # (timed in a second pass: a little slack for the machine's own noise between the two).
     assert r["pipeline_fps"] <= 1.15 * r["model_fps"]
+    assert r["decoded_pipeline_fps"] > 0 and r["decoded_pipeline_overhead"] > -0.15
     assert r["threads"] >= 1 and r["baseline_threads"] >= r["threads"]
     assert 0 <= r["missed_people"] <= r["reference_people"]

@@ -139,7 +139,7 @@ def _pipeline(model: OnnxPoseBackend, frames: Iterable[tuple[float, np.ndarray]]
     wall = time.perf_counter() - start
     n = len(found)
     return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls),
-            "stage_ms": {"capture_decode": 1000 * decode_s[0] / n,
+            "stage_ms": {"capture_decode": 1000 * decode_s[0] / n, "plan": 1000 * runner.plan_s / n,
                          **{k: 1000 * v / n for k, v in model.stage_s.items()},
                          "analysis": 1000 * analysis_s / n},
             "model_s": noted.bare_seconds()}

@@ -19,6 +19,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -175,6 +176,7 @@ class CropRunner:
         self._small: np.ndarray | None = None
         # Calls by kind, for `matcoach bench`: crops around people, crops around motion, whole frames.
         self.calls = {"crop": 0, "motion": 0, "scan": 0}
+        self.plan_s = 0.0  # seconds spent planning (the motion check included), for `matcoach bench`
 
     def _crops(self, shape: tuple[int, ...]) -> list[Crop]:
         if self.crop.dynamic:
@@ -224,6 +226,7 @@ class CropRunner:
 
     def plan(self, t: float, image: np.ndarray) -> list[Call]:
         """The model calls for this frame, from the people followed so far."""
+        t0 = time.perf_counter()
         crops = self._crops(image.shape)
         share, moved = self._moved(image, [c.roi for c in crops])
         due = self._last_scan is None or t - self._last_scan >= self.scan_every_s or t < self._last_scan
@@ -238,6 +241,7 @@ class CropRunner:
                 calls.append(self._motion_call(image, moved))
         for call in calls:
             self.calls[call.kind] += 1
+        self.plan_s += time.perf_counter() - t0
         return calls
 
     def settle(self, calls: list[Call], found: list[list[Person]]) -> list[Person]:

@@ -308,7 +308,7 @@ class CropRunner:
                 # The oldest frame is settled before this one is planned, as its people are where this
                 # frame's crops go (LOOKAHEAD_FRAMES back). Nobody followed yet: a frame in the model
                 # may find someone, so every frame in it is waited for.
-                settled = []
+                settled: list[tuple[float, np.ndarray, list[Person]]] = []
                 while in_flight and (len(in_flight) > 1 or not self._seen):
                     settled.append(finish(*in_flight.popleft(), done.get()))
                 job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]

@@ -176,6 +176,24 @@ def test_stream_gives_every_frame_in_order_with_the_model_on_its_own_thread():
     assert threads == {"pose-model"}
 
 
+def test_while_the_caller_analyses_a_frame_the_model_has_the_next_two():
+    # The caller's analysis of a frame can take as long as a model call; if the model had nothing
+    # queued meanwhile, it would sit idle and the pipeline would fall behind its model calls.
+    model = Fake(seen_by(MEMBER))
+    runner = CropRunner(model, model, scan_every_s=60.0)
+    pulled: list[int] = []
+
+    def source():
+        for i in range(20):
+            pulled.append(i)
+            yield i / 30, frame()
+
+    handed = [pulled[-1] for _ in runner.stream(source())]
+    # Frame 0 is waited for (nobody is followed before it); from then on, frame k reaches the caller once
+    # frames k+1 and k+2 are with the model; the last two after the source has ended.
+    assert handed == [1] + [k + 2 for k in range(1, 18)] + [19, 19]
+
+
 def test_a_model_failure_in_the_stream_reaches_the_caller_and_stops_the_model_thread():
     def answer(roi):
         if roi is not None:

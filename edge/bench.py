@@ -15,9 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import queue
 import resource
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -76,6 +80,8 @@ class _Noted:
         self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
         self.shapes: list[tuple[int, ...]] = []  # the input shape of every call, in order
         self.blobs: dict[tuple[int, ...], Prepared] = {}  # one real input per shape is enough to time
+        self.found: list[list[Person]] = []  # who every call found, in order
+        self.call_s: list[float] = []  # every call's seconds, bare, in the last `bare_seconds`
 
     def prepare(self, image: np.ndarray, roi: Roi | None = None,
                 size: tuple[int, int] | None = None) -> Prepared:
@@ -87,7 +93,9 @@ class _Noted:
         return self.backend.run(prepared)
 
     def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
-        return self.backend.finish(prepared, output)
+        people = self.backend.finish(prepared, output)
+        self.found.append(people)
+        return people
 
     def infer(self, image: np.ndarray, roi: Roi | None = None,
               size: tuple[int, int] | None = None) -> list[Person]:
@@ -96,12 +104,40 @@ class _Noted:
 
     def bare_seconds(self) -> float:
         """The noted calls again, one after another with nothing else running: the bare model time."""
-        total = 0.0
+        self.call_s = []
         for shape in self.shapes:
             t0 = time.perf_counter()
             self.backend.run(self.blobs[shape])
-            total += time.perf_counter() - t0
-        return total
+            self.call_s.append(time.perf_counter() - t0)
+        return sum(self.call_s)
+
+
+class _Replayed:
+    """The model of a recorded pass, replayed: each call prepares its real input, then waits as long as
+    the real call took bare and finds whom it found. The pipeline around it does all its real work."""
+
+    def __init__(self, backend: OnnxPoseBackend, call_s: list[float], found: list[list[Person]]) -> None:
+        self.backend, self.call_s, self.found = backend, call_s, found
+        self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
+        self._ran = self._finished = 0  # run on the model's thread, finish on the caller's: each in order
+
+    def prepare(self, image: np.ndarray, roi: Roi | None = None,
+                size: tuple[int, int] | None = None) -> Prepared:
+        return self.backend.prepare(image, roi, size)
+
+    def run(self, prepared: Prepared) -> np.ndarray:
+        time.sleep(self.call_s[self._ran])
+        self._ran += 1
+        return np.empty(0, np.float32)
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
+        self._finished += 1
+        return self.found[self._finished - 1]
+
+    def infer(self, image: np.ndarray, roi: Roi | None = None,
+              size: tuple[int, int] | None = None) -> list[Person]:
+        prepared = self.prepare(image, roi, size)
+        return self.finish(prepared, self.run(prepared))
 
 
 def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tuple[float, np.ndarray]]:
@@ -120,6 +156,20 @@ def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tu
         yield item
 
 
+def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]]
+              ) -> tuple[list[list[Person]], float]:
+    """The pipeline over `frames`: the people of each, and the seconds the analysis took."""
+    analyzer = Analyzer()
+    found: list[list[Person]] = []
+    analysis_s = 0.0
+    for t, image, people in runner.stream(frames):
+        t0 = time.perf_counter()
+        analyzer.push(PoseFrame(t, tuple(people)), image)
+        analysis_s += time.perf_counter() - t0
+        found.append(people)
+    return found, analysis_s
+
+
 def _pipeline(model: OnnxPoseBackend, frames: Iterable[tuple[float, np.ndarray]], decode_s: list[float],
               scan_every_s: float) -> dict:
     """One pass of the live pipeline over `frames` (decoded in `decode_s[0]` seconds), then its model
@@ -127,22 +177,54 @@ def _pipeline(model: OnnxPoseBackend, frames: Iterable[tuple[float, np.ndarray]]
     model.stage_s = dict.fromkeys(model.stage_s, 0.0)
     noted = _Noted(model)
     runner = CropRunner(noted, noted, scan_every_s)
-    analyzer = Analyzer()
-    found: list[list[Person]] = []
-    analysis_s = 0.0
     start = time.perf_counter()
-    for t, image, people in runner.stream(frames):
-        t0 = time.perf_counter()
-        analyzer.push(PoseFrame(t, tuple(people)), image)
-        analysis_s += time.perf_counter() - t0
-        found.append(people)
+    found, analysis_s = _analysed(runner, frames)
     wall = time.perf_counter() - start
     n = len(found)
-    return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls),
+    return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls), "noted": noted,
             "stage_ms": {"capture_decode": 1000 * decode_s[0] / n, "plan": 1000 * runner.plan_s / n,
                          **{k: 1000 * v / n for k, v in model.stage_s.items()},
                          "analysis": 1000 * analysis_s / n},
             "model_s": noted.bare_seconds()}
+
+
+def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, rounds: int) -> float:
+    """What the pipeline's own work costs the model on this machine however well it is arranged: the
+    noted calls made bare, alone and while another process runs the whole pipeline on the video with
+    its model calls replaced by waits as long (no interpreter lock or memory shared, the model's pace).
+    A machine whose cores share caches or memory bandwidth slows the calls; independent cores do not."""
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
+        pickle.dump({"video": video, "limit": limit, "scan_every_s": scan_every_s,
+                     "call_s": noted.call_s, "found": noted.found}, f)
+        f.flush()
+        side = subprocess.Popen([sys.executable, "-m", "matcoach", "bench", "--beside", f.name],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert side.stdout is not None
+            if side.stdout.readline().strip() != b"ready":
+                side.kill()
+                raise RuntimeError(f"the pipeline beside the model did not start: {side.communicate()[1]!r}")
+            alone = beside = float("inf")
+            for _ in range(rounds):  # taking turns, as the other measures do
+                side.send_signal(signal.SIGSTOP)
+                alone = min(alone, noted.bare_seconds())
+                side.send_signal(signal.SIGCONT)
+                beside = min(beside, noted.bare_seconds())
+        finally:
+            side.kill()
+            side.wait()
+    return beside / alone - 1
+
+
+def _beside(recorded: Path) -> int:
+    """`_floor`'s other process: the pipeline with a replayed model, over and over until killed."""
+    setup = pickle.loads(recorded.read_bytes())
+    backend = OnnxPoseBackend(CROP_MODEL, threads=1)
+    print("ready", flush=True)
+    while True:
+        replayed = _Replayed(backend, setup["call_s"], setup["found"])
+        _analysed(CropRunner(replayed, replayed, setup["scan_every_s"]),
+                  _decoding(setup["video"], setup["limit"], [0.0]))
 
 
 def _fastest(passes: list[dict]) -> tuple[dict, float]:
@@ -173,7 +255,14 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         base_s = min(base_s, seconds)
         decode_s = [0.0]
         passes.append(_pipeline(model, _decoding(video, limit, decode_s), decode_s, scan_every_s))
+        # Only the fastest pass's calls are made again beside the pipeline (`_floor`).
+        fastest = min(passes, key=lambda p: p["wall_s"])
+        for p in passes:
+            if p is not fastest:
+                p.pop("noted", None)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pipe, bare_s = _fastest(passes)
+    floor = _floor(pipe["noted"], video, limit, scan_every_s, rounds)
     # The same pipeline on frames decoded beforehand: what it costs when frames arrive decoded, as the
     # Pi camera hands them over (its image processor converts them, not the CPU). Measured last, as it
     # holds every frame in memory.
@@ -181,7 +270,6 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
     decoded_pipe, decoded_bare_s = _fastest([_pipeline(model, decoded, [0.0], scan_every_s)
                                              for _ in range(rounds)])
     del decoded
-    pipe, bare_s = _fastest(passes)
     missed, errors, ref_people = 0, [], 0
     for ref, got in zip(reference, pipe["found"], strict=True):
         m, e = pose_check.compare(ref, got)
@@ -200,6 +288,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         "speedup_vs_640": round(pipeline_fps / baseline_fps, 2),
         "decoded_pipeline_fps": round(n / decoded_pipe["wall_s"], 2),
         "decoded_pipeline_overhead": round(decoded_pipe["wall_s"] / decoded_bare_s - 1, 3),
+        "floor_overhead": round(floor, 3),
         "keypoint_error_torso": round(float(np.mean(errors)), 4) if errors else None,
         "reference_people": ref_people,
         "missed_people": missed,
@@ -220,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scan-every", type=float, default=2.0, help="seconds between whole-frame scans")
     p.add_argument("--rounds", type=int, default=3, help="passes of each measure; the fastest counts (3)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--beside", type=Path, help=argparse.SUPPRESS)  # the floor's second process
     args = p.parse_args(argv)
+    if args.beside:
+        return _beside(args.beside)
     if not args.video.is_file():
         print(f"matcoach: error: {args.video}: no such video (run `bash models/fetch_footage.sh`)",
               file=sys.stderr)
@@ -245,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pipeline runs {r['speedup_vs_640']:.2f}× the 640 full-frame model (bar ≥ 3×)")
     print(f"on frames decoded beforehand, as the Pi camera hands them over: {r['decoded_pipeline_fps']:.1f} "
           f"fps, {100 * r['decoded_pipeline_overhead']:+.1f}% over its bare model calls")
+    print(f"this machine's floor: the bare calls run {100 * r['floor_overhead']:+.1f}% slower beside the "
+          "pipeline's other work in another process")
     err = r["keypoint_error_torso"]
     print(f"missed {r['missed_people']} of {r['reference_people']} people the 640 model finds (bar 0); "
           f"keypoint error {'-' if err is None else f'{100 * err:.1f}%'} of torso length (bar < 15%)")

@@ -191,7 +191,7 @@ def _pipeline(model: OnnxPoseBackend, frames: Iterable[tuple[float, np.ndarray]]
 def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, rounds: int) -> float:
     """What the pipeline's own work costs the model on this machine however well it is arranged: the
     noted calls made bare, alone and while another process runs the whole pipeline on the video with
-    its model calls replaced by waits as long (no interpreter lock or memory shared, the model's pace).
+    its model calls replaced by waits as long (so at the model's pace, and sharing no interpreter lock).
     A machine whose cores share caches or memory bandwidth slows the calls; independent cores do not."""
     with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
         pickle.dump({"video": video, "limit": limit, "scan_every_s": scan_every_s,
@@ -210,6 +210,8 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
                 alone = min(alone, noted.bare_seconds())
                 side.send_signal(signal.SIGCONT)
                 beside = min(beside, noted.bare_seconds())
+            if side.poll() is not None:  # it stopped early: some calls were not beside anything
+                raise RuntimeError(f"the pipeline beside the model stopped: {side.communicate()[1]!r}")
         finally:
             side.kill()
             side.wait()

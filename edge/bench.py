@@ -6,8 +6,10 @@ operating point (`edge/runner.py`: the int8 model on crops sized to the people f
 moves, and on the whole frame at 640 now and then, with the model on its own thread) → the analysis.
 Every frame is processed (none dropped), so frames per second is throughput. The bare model call is the
 same calls made again one after another with nothing else running: the time the model alone needs.
-The pipeline is measured twice: on the video decoding as it goes (the measure of the bars), and on its
-frames decoded beforehand, as a Pi camera delivers them without the CPU decoding anything.
+The pipeline is measured on the video decoding as it goes (the measure of the bars) and again on its
+frames decoded beforehand, as a Pi camera delivers them without the CPU decoding anything. The bare
+calls are timed once more beside the pipeline's other work run in a second process: the floor this
+machine sets however the pipeline is arranged (`_floor`).
 """
 
 from __future__ import annotations
@@ -72,20 +74,40 @@ def _reference_pass(base: OnnxPoseBackend, video: Path, limit: int | None
     return people, total
 
 
-class _Noted:
-    """The model, noting the inputs of every call it runs, so the same calls can be timed bare later."""
+class _Standin:
+    """A pose backend standing in for the model, in front of it: inputs are the model's own; `run` and
+    `finish` are the stand-in's."""
 
     def __init__(self, backend: OnnxPoseBackend) -> None:
         self.backend = backend
         self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
-        self.shapes: list[tuple[int, ...]] = []  # the input shape of every call, in order
-        self.blobs: dict[tuple[int, ...], Prepared] = {}  # one real input per shape is enough to time
-        self.found: list[list[Person]] = []  # who every call found, in order
-        self.call_s: list[float] = []  # every call's seconds, bare, in the last `bare_seconds`
 
     def prepare(self, image: np.ndarray, roi: Roi | None = None,
                 size: tuple[int, int] | None = None) -> Prepared:
         return self.backend.prepare(image, roi, size)
+
+    def run(self, prepared: Prepared) -> np.ndarray:
+        raise NotImplementedError
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
+        raise NotImplementedError
+
+    def infer(self, image: np.ndarray, roi: Roi | None = None,
+              size: tuple[int, int] | None = None) -> list[Person]:
+        prepared = self.prepare(image, roi, size)
+        return self.finish(prepared, self.run(prepared))
+
+
+class _Noted(_Standin):
+    """The model, noting every call it runs and what it found, so the same calls can be timed bare
+    later (and replayed by `_Replayed`)."""
+
+    def __init__(self, backend: OnnxPoseBackend) -> None:
+        super().__init__(backend)
+        self.shapes: list[tuple[int, ...]] = []  # the input shape of every call, in order
+        self.blobs: dict[tuple[int, ...], Prepared] = {}  # one real input per shape is enough to time
+        self.found: list[list[Person]] = []  # who every call found, in order
+        self.call_s: list[float] = []  # every call's seconds, bare, in the last `bare_seconds`
 
     def run(self, prepared: Prepared) -> np.ndarray:
         self.shapes.append(prepared.blob.shape)
@@ -97,11 +119,6 @@ class _Noted:
         self.found.append(people)
         return people
 
-    def infer(self, image: np.ndarray, roi: Roi | None = None,
-              size: tuple[int, int] | None = None) -> list[Person]:
-        prepared = self.prepare(image, roi, size)
-        return self.finish(prepared, self.run(prepared))
-
     def bare_seconds(self) -> float:
         """The noted calls again, one after another with nothing else running: the bare model time."""
         self.call_s = []
@@ -112,18 +129,14 @@ class _Noted:
         return sum(self.call_s)
 
 
-class _Replayed:
-    """The model of a recorded pass, replayed: each call prepares its real input, then waits as long as
+class _Replayed(_Standin):
+    """The model of a noted pass, replayed: each call prepares its real input, then waits as long as
     the real call took bare and finds whom it found. The pipeline around it does all its real work."""
 
     def __init__(self, backend: OnnxPoseBackend, call_s: list[float], found: list[list[Person]]) -> None:
-        self.backend, self.call_s, self.found = backend, call_s, found
-        self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
+        super().__init__(backend)
+        self.call_s, self.found = call_s, found
         self._ran = self._finished = 0  # run on the model's thread, finish on the caller's: each in order
-
-    def prepare(self, image: np.ndarray, roi: Roi | None = None,
-                size: tuple[int, int] | None = None) -> Prepared:
-        return self.backend.prepare(image, roi, size)
 
     def run(self, prepared: Prepared) -> np.ndarray:
         time.sleep(self.call_s[self._ran])
@@ -133,11 +146,6 @@ class _Replayed:
     def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
         self._finished += 1
         return self.found[self._finished - 1]
-
-    def infer(self, image: np.ndarray, roi: Roi | None = None,
-              size: tuple[int, int] | None = None) -> list[Person]:
-        prepared = self.prepare(image, roi, size)
-        return self.finish(prepared, self.run(prepared))
 
 
 def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tuple[float, np.ndarray]]:

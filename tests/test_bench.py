@@ -29,8 +29,9 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     # (timed in a second pass: a little slack for the machine's own noise between the two).
     assert r["pipeline_fps"] <= 1.15 * r["model_fps"]
     assert r["decoded_pipeline_fps"] > 0 and r["decoded_pipeline_overhead"] > -0.15
-    # The floor's second process ran (it answers "ready" or the bench fails) and slowed the calls by a
-    # plausible amount: none at all up to the other core's whole time.
-    assert -0.15 < r["floor_overhead"] < 1.0
+    # The floor's second process ran (it answers "ready" and lives to the end, or the bench fails); the
+    # calls beside it are no faster than alone, give or take the machine's noise. (No upper bound: on a
+    # single core the two share it and the calls take twice as long.)
+    assert r["floor_overhead"] > -0.15
     assert r["threads"] >= 1 and r["baseline_threads"] >= r["threads"]
     assert 0 <= r["missed_people"] <= r["reference_people"]

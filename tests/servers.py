@@ -117,6 +117,18 @@ def write_server_config(path: Path, **settings: object) -> Path:
     return path
 
 
+def write_station_config(path: Path, url: str, token: str, source: list[str], heartbeat_s: float | None = None
+                         ) -> Path:
+    """A station's TOML at `path`: its server, token and an outbox beside the file, no health port, and
+    `source` as the lines of its [station.source] table."""
+    lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
+             f'outbox = "{path.with_suffix(".outbox.db")}"', "health_port = 0"]
+    if heartbeat_s is not None:
+        lines.append(f"heartbeat_s = {heartbeat_s}")
+    path.write_text("\n".join([*lines, "[station.source]", *source]) + "\n")
+    return path
+
+
 def settings_for_tests(db: Path, **overrides: object) -> ServerSettings:
     return ServerSettings(database_url=f"sqlite:///{db}", password_cost=TEST_PASSWORD_COST, **overrides)
 

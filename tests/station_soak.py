@@ -23,7 +23,7 @@ from pathlib import Path
 
 from edge.model_files import FOOTAGE
 from matcoach.demo import SAMPLE
-from tests.servers import LiveServer, count_stored, provision, write_server_config
+from tests.servers import LiveServer, count_stored, provision, write_server_config, write_station_config
 
 # Memory taken while models load, caches fill and the first sets close is not growth: the comparison
 # starts after this long.
@@ -41,21 +41,14 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def _station_toml(path: Path, url: str, token: str, source: list[str]) -> Path:
-    path.write_text("\n".join(["[station]", f'server_url = "{url}"', f'token = "{token}"',
-                               f'outbox = "{path.with_suffix(".outbox.db")}"', "health_port = 0",
-                               "[station.source]", *source]) + "\n")
-    return path
-
-
 def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
     db = workdir / "server.db"
     camera, replay = provision(db, ["Mat 1 (camera)", "Mat 2 (replay)"])
     server = LiveServer(db, write_server_config(workdir / "server.toml")).start()
     configs = {
-        "camera": _station_toml(workdir / "camera.toml", server.url, camera.token,
+        "camera": write_station_config(workdir / "camera.toml", server.url, camera.token,
                                 ['kind = "video"', f'path = "{FOOTAGE}"', "loop = true"]),
-        "replay": _station_toml(workdir / "replay.toml", server.url, replay.token,
+        "replay": write_station_config(workdir / "replay.toml", server.url, replay.token,
                                 ['kind = "trace"', f'path = "{SAMPLE}"', "loop = true", f"speed = {speed}"]),
     }
     samples: list[tuple[float, dict[str, float | None]]] = []

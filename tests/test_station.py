@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.analysis import analyze_frames
 from edge.trace import read_trace
 from server.store import open_store
-from tests.servers import count_stored
+from tests.servers import count_stored, write_station_config
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "session.jsonl"
 SPEED = 25.0  # the 173 s sample session in about 7 s
@@ -22,13 +22,8 @@ def expected_reps() -> int:
 
 
 def station_config(tmp_path: Path, url: str, token: str) -> Path:
-    path = tmp_path / "station.toml"
-    lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
-             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.5", "health_port = 0",
-             "[station.source]",
-             'kind = "trace"', f'path = "{SAMPLE}"', f"speed = {SPEED}"]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_station_config(tmp_path / "station.toml", url, token,
+                                ['kind = "trace"', f'path = "{SAMPLE}"', f"speed = {SPEED}"], heartbeat_s=0.5)
 
 
 def run_station(config: Path) -> subprocess.Popen:

@@ -15,7 +15,7 @@ import pytest
 
 from edge.model_files import CROP_MODEL, MODELS_DIR
 from server.store import open_store
-from tests.servers import wait_for
+from tests.servers import wait_for, write_station_config
 
 FOOTAGE = Path(__file__).resolve().parent.parent / "models" / "footage" / "demo.mp4"
 
@@ -30,15 +30,10 @@ def clip(tmp_path) -> Path:
 
 
 def config(tmp_path: Path, url: str, token: str, video: Path, loop: bool, model: str | None = None) -> Path:
-    lines = ["[station]", f'server_url = "{url}"', f'token = "{token}"',
-             f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "health_port = 0",
-             "[station.source]",
-             'kind = "video"', f'path = "{video}"', f"loop = {'true' if loop else 'false'}"]
+    source = ['kind = "video"', f'path = "{video}"', f"loop = {'true' if loop else 'false'}"]
     if model:
-        lines.append(f'crop_model = "{model}"')
-    path = tmp_path / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        source.append(f'crop_model = "{model}"')
+    return write_station_config(tmp_path / "station.toml", url, token, source, heartbeat_s=0.3)
 
 
 def heartbeat(db: Path, station_id: str) -> dict:
@@ -112,11 +107,8 @@ def test_the_pi_camera_unplugged_and_plugged_back_in_is_picked_up_again(gym, tmp
     its ribbon cable pulled and pushed back while the station runs."""
     server, mat, db = gym
     server.start()
-    path = tmp_path / "station.toml"
-    path.write_text("\n".join([
-        "[station]", f'server_url = "{server.url}"', f'token = "{mat.token}"',
-        f'outbox = "{tmp_path / "outbox.db"}"', "heartbeat_s = 0.3", "health_port = 0",
-        "[station.source]", 'kind = "picamera2"', "size = [960, 540]", "fps = 15"]) + "\n")
+    path = write_station_config(tmp_path / "station.toml", server.url, mat.token,
+                                ['kind = "picamera2"', "size = [960, 540]", "fps = 15"], heartbeat_s=0.3)
     unplugged = tmp_path / "unplugged"
     fake_pi = Path(__file__).resolve().parent / "fake_pi"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake_pi), os.environ.get("PYTHONPATH", "")]),

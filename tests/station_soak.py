@@ -104,17 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     if not FOOTAGE.is_file():
         print(f"station_soak: {FOOTAGE} is missing: run `bash models/fetch_footage.sh`", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="matcoach-soak-") as tmp:
-        if args.json:
-            with open(os.devnull, "w") as quiet:
-                stdout, sys.stdout = sys.stdout, quiet
-                try:
-                    out = soak(args.minutes, args.every, args.speed, Path(tmp))
-                finally:
-                    sys.stdout = stdout
-            print(json.dumps(out))
-            return 0
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="matcoach-soak-"))
+        if args.json:  # only the summary: the samples go nowhere
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
         out = soak(args.minutes, args.every, args.speed, Path(tmp))
+    if args.json:
+        print(json.dumps(out))
+        return 0
     print(f"\n{out['minutes']} minutes; {out['reps_stored']} reps stored; exit codes {out['exit_codes']}")
     print(f"{'station':<8} {'RSS warm':>9} {'RSS end':>8} {'peak':>7} {'growth':>7}   (MB; medians of the "
           f"first minute after {WARMUP_S:.0f} s and of the last)")

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import pose_check
+from edge import cores, pose_check
 from edge.analysis import Analyzer
 from edge.camera import OpenCVSource
 from edge.model_files import BASELINE_MODEL, CROP_MODEL, FOOTAGE
 from edge.people import Person, PoseFrame
 from edge.pose import OnnxPoseBackend, Prepared, Roi
-from edge.runner import CropRunner, model_threads
+from edge.runner import CropRunner
 
 
 def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float]]:
@@ -154,9 +154,10 @@ def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tu
     handoff: queue.Queue = queue.Queue(maxsize=4)
 
     def decode() -> None:
-        for t, image, seconds in _frames(video, limit):
-            spent[0] += seconds
-            handoff.put((t, image))
+        with cores.pinned(cores.side_cores()):
+            for t, image, seconds in _frames(video, limit):
+                spent[0] += seconds
+                handoff.put((t, image))
         handoff.put(None)
 
     threading.Thread(target=decode, daemon=True).start()
@@ -246,7 +247,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         rounds: int = 3) -> dict:
     """threads: onnxruntime threads of the pipeline (default: one core left for capture and analysis,
     as the station runs); the baseline always gets every core. Each measure is the fastest of `rounds`."""
-    threads = threads or model_threads()
+    threads = threads or cores.model_threads()
     first = next(_frames(video, 1))[1]
     # The baseline with every core: its fastest.
     base = OnnxPoseBackend(BASELINE_MODEL, threads=os.cpu_count() or 1)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge import cores
 from edge.camera import CameraError, FrameSource
 from matcoach.wire import CameraState
 
@@ -77,6 +78,11 @@ class LatestFrame:
             self._cond.notify_all()
 
     def _run(self) -> None:
+        # Decoding shares the pipeline loop's core and leaves the model's cores alone (edge/cores.py).
+        with cores.pinned(cores.side_cores()):
+            self._read()
+
+    def _read(self) -> None:
         failures = 0
         offset = 0.0  # a reopened file starts its clock at 0 again; keep time running forward
         last_t = -1.0

@@ -15,7 +15,6 @@ An empty, still scene therefore costs one whole-frame call per `scan_every_s`.
 from __future__ import annotations
 
 import math
-import os
 import queue
 import sys
 import threading
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge import cores
 from edge.people import Person
 from edge.pose import STRIDE, PoseBackend, Prepared, Roi, clip_roi, crop_around, expand_to_aspect
 from edge.pose_check import iou
@@ -125,12 +125,6 @@ def _heading(person: Person, before: list[Person]) -> np.ndarray:
 def _run(job: list[tuple[Call, Prepared]]) -> list[np.ndarray]:
     """The outputs of a frame's calls, in order."""
     return [call.backend.run(prepared) for call, prepared in job]
-
-
-def model_threads() -> int:
-    """onnxruntime threads for the live pipeline: every core but one, which is left to the capture,
-    the preparation of crops and the analysis running alongside (`CropRunner.stream`)."""
-    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def fit_size(frame_shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
@@ -282,11 +276,12 @@ class CropRunner:
         done: queue.SimpleQueue = queue.SimpleQueue()
 
         def model() -> None:
-            while (job := todo.get()) is not None:
-                try:
-                    done.put(_run(job))
-                except Exception as exc:  # handed to the consumer, raised there with its own message
-                    done.put(exc)
+            with cores.pinned(cores.model_cores()):
+                while (job := todo.get()) is not None:
+                    try:
+                        done.put(_run(job))
+                    except Exception as exc:  # handed to the consumer, raised there with its own message
+                        done.put(exc)
 
         threading.Thread(target=model, name="pose-model", daemon=True).start()
         # The model thread needs the GIL back after each call; with Python's default 5 ms switch interval
@@ -304,20 +299,22 @@ class CropRunner:
         # always has the next frame queued while this thread plans one and the caller analyses another.
         in_flight: deque[tuple[float, np.ndarray, list[tuple[Call, Prepared]]]] = deque()
         try:
-            for t, image in frames:
-                # The oldest frame is settled before this one is planned, as its people are where this
-                # frame's crops go (LOOKAHEAD_FRAMES back). Nobody followed yet: a frame in the model
-                # may find someone, so every frame in it is waited for.
-                settled: list[tuple[float, np.ndarray, list[Person]]] = []
-                while in_flight and (len(in_flight) > 1 or not self._seen):
-                    settled.append(finish(*in_flight.popleft(), done.get()))
-                job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
-                todo.put(job)
-                in_flight.append((t, image, job))
-                # Handed on only now: the caller's analysis runs while the model has work queued.
-                yield from settled
-            while in_flight:
-                yield finish(*in_flight.popleft(), done.get())
+            # This thread (planning, then the caller's analysis) and capture share a core of their own.
+            with cores.pinned(cores.side_cores()):
+                for t, image in frames:
+                    # The oldest frame is settled before this one is planned, as its people are where this
+                    # frame's crops go (LOOKAHEAD_FRAMES back). Nobody followed yet: a frame in the model
+                    # may find someone, so every frame in it is waited for.
+                    settled: list[tuple[float, np.ndarray, list[Person]]] = []
+                    while in_flight and (len(in_flight) > 1 or not self._seen):
+                        settled.append(finish(*in_flight.popleft(), done.get()))
+                    job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
+                    todo.put(job)
+                    in_flight.append((t, image, job))
+                    # Handed on only now: the caller's analysis runs while the model has work queued.
+                    yield from settled
+                while in_flight:
+                    yield finish(*in_flight.popleft(), done.get())
         finally:
             todo.put(None)
             sys.setswitchinterval(switch)

@@ -201,8 +201,9 @@ class Station:
 
     @staticmethod
     def _load_models(src: CameraSettings):  # -> CropRunner; pose stack imported only for cameras
+        from edge.cores import model_threads
         from edge.pose import OnnxPoseBackend
-        from edge.runner import CropRunner, model_threads
+        from edge.runner import CropRunner
 
         if src.kind == "video" and src.path is None:
             raise StationConfigError("source.path: a video source needs the file's path")

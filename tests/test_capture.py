@@ -4,6 +4,7 @@ disappears and comes back is picked up again without restarting anything."""
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import time
 
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge import cores
 from edge.camera import OpenCVSource
 from edge.capture import LatestFrame
 from tests.servers import wait_for
@@ -76,3 +78,26 @@ def test_time_keeps_running_forward_when_a_file_loops(tmp_path, loop):
         capture.stop()
     assert all(b > a for a, b in itertools.pairwise(times))
     assert (max(times) > 0.5) == loop  # ten frames at 30 fps last a third of a second
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to keep apart")
+def test_decoding_keeps_off_the_cores_the_model_runs_on(tmp_path):
+    # Decoding on a model core would stall the model's calls (edge/cores.py).
+    video = make_video(tmp_path / "clip.avi")
+    decoded_on: list[set[int]] = []
+
+    class Watched(OpenCVSource):
+        def __iter__(self):
+            for item in super().__iter__():
+                decoded_on.append(os.sched_getaffinity(0))
+                yield item
+
+    before = os.sched_getaffinity(0)
+    capture = LatestFrame(lambda: Watched(video), is_file=True, paced=False).start()
+    try:
+        assert wait_for(lambda: len(decoded_on) >= 10)
+    finally:
+        capture.stop()
+    assert all(mask == cores.side_cores() for mask in decoded_on)
+    assert not cores.side_cores() & cores.model_cores()
+    assert os.sched_getaffinity(0) == before  # only the capture thread was kept to the side core

@@ -5,11 +5,13 @@ clip is measured by `matcoach bench` (tests/test_bench.py)."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
 import pytest
 
+from edge import cores
 from edge.people import Person
 from edge.pose import PoseError
 from edge.runner import PERSON_PX, CropRunner, plan_crops
@@ -192,6 +194,25 @@ def test_while_the_caller_analyses_a_frame_the_model_has_the_next_two():
     # Frame 0 is waited for (nobody is followed before it); from then on, frame k reaches the caller once
     # frames k+1 and k+2 are with the model; the last two after the source has ended.
     assert handed == [1] + [k + 2 for k in range(1, 18)] + [19, 19]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to keep apart")
+def test_the_model_has_its_cores_to_itself_while_the_caller_keeps_to_the_side_core():
+    # A model call preempted by the analysis or the decoder stalls until it gets its core back.
+    on_model: list[set[int]] = []
+
+    def answer(roi):
+        on_model.append(os.sched_getaffinity(0))
+        return [MEMBER] if inside(roi, MEMBER) else []
+
+    model = Fake(answer)
+    runner = CropRunner(model, model, scan_every_s=60.0)
+    before = os.sched_getaffinity(0)
+    on_caller = [os.sched_getaffinity(0) for _ in runner.stream((i / 30, frame()) for i in range(10))]
+    assert on_model and all(mask == cores.model_cores() for mask in on_model)
+    assert on_caller and all(mask == cores.side_cores() for mask in on_caller)
+    assert not cores.model_cores() & cores.side_cores()
+    assert os.sched_getaffinity(0) == before  # the caller's thread is given back all its cores
 
 
 def test_a_model_failure_in_the_stream_reaches_the_caller_and_stops_the_model_thread():

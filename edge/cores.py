@@ -6,8 +6,8 @@ taken from the model thread stalls the call it was in. Measured with `matcoach b
 sports2d clip on this 2-core machine, 24 interleaved passes each: the pipeline took 25% longer than
 its bare model calls with the scheduler's placement (median), 18% with capture and the loop kept to
 one core. So the model thread gets every core but the last, and capture and the loop share the last.
-onnxruntime's own pool threads (more than one model thread, as on a 4-core Pi) are left to the
-scheduler, which puts them where the side threads are not allowed to be.
+onnxruntime's own pool threads (a model with more than one thread, as on a 4-core Pi) are created with
+the session and left to the scheduler.
 """
 
 from __future__ import annotations

@@ -306,7 +306,7 @@ class CropRunner:
                     # frame's crops go (LOOKAHEAD_FRAMES back). Nobody followed yet: a frame in the model
                     # may find someone, so every frame in it is waited for.
                     settled: list[tuple[float, np.ndarray, list[Person]]] = []
-                    while in_flight and (len(in_flight) > 1 or not self._seen):
+                    while in_flight and (len(in_flight) >= LOOKAHEAD_FRAMES or not self._seen):
                         settled.append(finish(*in_flight.popleft(), done.get()))
                     job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
                     todo.put(job)

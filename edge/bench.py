@@ -308,6 +308,9 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         "peak_rss_mb": round(peak_rss_mb, 1),
         "threads": threads,
         "baseline_threads": os.cpu_count() or 1,
+        # Where the pipeline's threads ran (edge/cores.py): the model thread, and capture with the loop.
+        "model_cores": sorted(cores.model_cores()),
+        "side_cores": sorted(cores.side_cores()),
         "rounds": rounds,
     }
 
@@ -337,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"matcoach bench: {r['frames']} frames of {args.video.name}; onnxruntime threads: pipeline "
           f"{r['threads']}, 640 baseline {r['baseline_threads']}; model calls {r['model_calls']}")
+    print(f"pipeline's model thread on cores {r['model_cores']}, capture and the pipeline loop on "
+          f"{r['side_cores']}")
     print(f"{'stage':<16} {'ms/frame':>9}")
     for stage, ms in r["stage_ms"].items():
         note = "   (own thread, overlaps the rest)" if stage == "capture_decode" else ""

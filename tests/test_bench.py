@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -34,4 +35,8 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     # single core the two share it and the calls take twice as long.)
     assert r["floor_overhead"] > -0.15
     assert r["threads"] >= 1 and r["baseline_threads"] >= r["threads"]
+    # With two cores or more, the model never shares a core with capture and the pipeline loop.
+    assert r["side_cores"] and r["model_cores"]
+    if len(os.sched_getaffinity(0)) > 1:
+        assert not set(r["model_cores"]) & set(r["side_cores"])
     assert 0 <= r["missed_people"] <= r["reference_people"]

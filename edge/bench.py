@@ -150,7 +150,8 @@ class _Replayed(_Standin):
 
 def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tuple[float, np.ndarray]]:
     """The video's frames, decoded on a thread of their own as the capture thread does; the decoding
-    seconds are added to `spent[0]`."""
+    seconds are added to `spent[0]`. Returns once the first frame is decoded: a station's camera is open
+    before its pipeline runs, so opening the file (~60 ms) is not a cost of the frames."""
     handoff: queue.Queue = queue.Queue(maxsize=4)
 
     def decode() -> None:
@@ -161,8 +162,15 @@ def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tu
         handoff.put(None)
 
     threading.Thread(target=decode, daemon=True).start()
-    while (item := handoff.get()) is not None:
-        yield item
+    first = handoff.get()
+
+    def frames() -> Iterator[tuple[float, np.ndarray]]:
+        item = first
+        while item is not None:
+            yield item
+            item = handoff.get()
+
+    return frames()
 
 
 def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]]

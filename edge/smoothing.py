@@ -9,6 +9,13 @@ The pose model's confidence gates every update: a keypoint it is unsure of (typi
 limb, hidden behind the near one in the side view) is held where it was last seen instead of being
 dragged towards a guess, and is flagged with its low confidence. A keypoint missing for longer than
 `reinit_after_s` starts again from its next observation, since the held position is stale by then.
+
+A pose model now and then exchanges a person's left and right (the side view is where it is least sure
+which is which): for a frame or a few, the left leg's points sit on the right leg. Filtered as they
+come, the two legs' tracks would jump across and back, which reads as a leg swinging down and up again:
+a phantom rep. So each limb group (head, arms, legs) of an observation is taken the way round that lies
+closer to where the track is heading. Measured on 30 simulated sessions (`tests/accuracy.py`) with such
+exchanges starting on 2% of frames: sets counted exactly fell from 97% to 32% without this.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.people import NUM_KEYPOINTS
+from edge.people import KP, NUM_KEYPOINTS
 
 
 class SmoothingConfig(BaseModel):
@@ -35,6 +42,15 @@ class SmoothingConfig(BaseModel):
     # A keypoint unseen for longer than this restarts from its next observation instead of gliding
     # there from where it was held.
     reinit_after_s: float = Field(0.5, gt=0)
+
+
+# Left/right pairs by limb group: a model exchanges a whole limb (or the whole body), not single points.
+_GROUPS = tuple(
+    np.array([KP[f"left_{name}"] for name in names] + [KP[f"right_{name}"] for name in names])
+    for names in (("eye", "ear"), ("shoulder", "elbow", "wrist"), ("hip", "knee", "ankle")))
+# A group is exchanged back only when that fits the track this much better: where both legs lie
+# together (a double-leg lift in profile) either way round fits, and the labels are left alone.
+SWAP_MARGIN = 0.5
 
 
 def _alpha(cutoff: np.ndarray | float, dt: np.ndarray) -> np.ndarray:
@@ -69,9 +85,31 @@ class OneEuroFilter:
         """The current (17, 3) estimate: smoothed x, y and the confidences of the last observation."""
         return np.column_stack([self._x, self._conf])
 
+    def _same_way_round(self, t: float, obs: np.ndarray) -> np.ndarray:
+        """`obs`, with left and right exchanged in each limb group where that fits the track far better."""
+        gap = t - self._last_t
+        tracked = gap <= self.config.reinit_after_s
+        # Where each point should be by now: a moving leg's filtered track trails the leg, and where two
+        # legs pass each other the trailing track can lie nearer the other leg's point.
+        ahead = self._x + self._dx * np.where(tracked, gap, 0.0)[:, None]
+        out = obs.copy()
+        for group in _GROUPS:
+            half = len(group) // 2
+            swapped = np.concatenate([group[half:], group[:half]])
+            # Only points the track holds and the model is sure of, in both labellings.
+            both = tracked[group] & (obs[group, 2] >= self.min_conf) & (obs[swapped, 2] >= self.min_conf)
+            if not both.any():
+                continue
+            track = ahead[group][both]
+            as_is = np.linalg.norm(obs[group, :2][both] - track, axis=1).sum()
+            exchanged = np.linalg.norm(obs[swapped, :2][both] - track, axis=1).sum()
+            if exchanged < SWAP_MARGIN * as_is:
+                out[group] = obs[swapped]
+        return out
+
     def update(self, t: float, keypoints: np.ndarray) -> np.ndarray:
         """Feed one observation taken at time t (seconds) and return the smoothed keypoints."""
-        obs = np.asarray(keypoints, dtype=np.float64)
+        obs = self._same_way_round(t, np.asarray(keypoints, dtype=np.float64))
         xy, conf = obs[:, :2], obs[:, 2]
         seen = conf >= self.min_conf
         gap = t - self._last_t

@@ -17,6 +17,7 @@ import numpy as np
 from edge.analysis import analyze_frames
 from edge.scoring import FAULTS
 from tests.sim import random_session_spec, simulate
+from tests.sim.observe import exchange_sides
 
 HELD_OUT_FIRST = 90_000
 JUDGED_FAULTS = ("fast_descent", "momentum", "knees_bent", "short_top")
@@ -66,9 +67,11 @@ class Tally:
         return out
 
 
-def score_session(seed: int, tally: Tally, **spec_kw: object) -> None:
+def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, **spec_kw: object) -> None:
+    """exchange_rate: the share of frames on which the pose model starts to exchange left and right."""
     sim = simulate(random_session_spec(seed, **spec_kw))  # type: ignore[arg-type]
-    result = analyze_frames(sim.frames, sim.header).to_json()
+    frames = exchange_sides(sim.frames, exchange_rate, seed) if exchange_rate else sim.frames
+    result = analyze_frames(frames, sim.header).to_json()
     reps, sets = result["reps"], result["sets"]
     tally.found_reps += len(reps)
     used: set[int] = set()
@@ -116,10 +119,10 @@ def score_session(seed: int, tally: Tally, **spec_kw: object) -> None:
         tally.hold_err.append(min((abs(h["duration_s"] - th.duration_s) for h in near), default=99.0))
 
 
-def evaluate(seeds: range, **spec_kw: object) -> Tally:
+def evaluate(seeds: range, exchange_rate: float = 0.0, **spec_kw: object) -> Tally:
     tally = Tally()
     for seed in seeds:
-        score_session(seed, tally, **spec_kw)
+        score_session(seed, tally, exchange_rate, **spec_kw)
     return tally
 
 
@@ -131,8 +134,10 @@ def _seed_range(text: str) -> range:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="1000-1019", type=_seed_range)
+    parser.add_argument("--exchange-rate", type=float, default=0.0,
+                        help="share of frames on which the pose model starts to exchange left and right")
     args = parser.parse_args()
-    tally = evaluate(args.seeds)
+    tally = evaluate(args.seeds, args.exchange_rate)
     print(json.dumps(tally.summary(), indent=1))
     for f in FAULTS:
         print(f, dict(tally.fault[f]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.people import KP, Person
+from edge.people import KP, Person, PoseFrame
 from tests.sim.spec import NoiseSpec
 
 _LEFT = [i for i, n in enumerate(KP) if n.startswith("left_")]
@@ -77,3 +77,23 @@ def bursts(rng: np.random.Generator, n: int, rate: float, mean_len: float) -> np
 
 def make_person(kps: np.ndarray, score: float, bbox: np.ndarray) -> Person:
     return Person(score=float(score), bbox=bbox.astype(np.float32), keypoints=kps.astype(np.float32))
+
+
+def exchange_sides(frames: list[PoseFrame], rate: float, seed: int) -> list[PoseFrame]:
+    """`frames` with every person's left and right exchanged now and then, as real pose models do, most
+    often in the side view: on a share `rate` of frames an exchange starts and lasts 1–3 frames."""
+    rng = np.random.default_rng(seed)
+    exchanged = np.arange(len(KP))
+    exchanged[_LEFT], exchanged[_RIGHT] = _RIGHT, _LEFT
+    out = list(frames)
+    i = 0
+    while i < len(out):
+        if rng.random() < rate:
+            end = min(len(out), i + int(rng.integers(1, 4)))
+            for j in range(i, end):
+                f = out[j]
+                out[j] = PoseFrame(f.t, tuple(Person(p.score, p.bbox, p.keypoints[exchanged])
+                                              for p in f.people))
+            i = end
+        i += 1
+    return out

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import queue
 import resource
@@ -258,7 +257,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
     threads = threads or cores.model_threads()
     first = next(_frames(video, 1))[1]
     # The baseline with every core: its fastest.
-    base = OnnxPoseBackend(BASELINE_MODEL, threads=os.cpu_count() or 1)
+    base = OnnxPoseBackend(BASELINE_MODEL, threads=len(cores.all_cores()))
     _warm(base, first)
     # One int8 model for both the crops and the whole-frame scans, as the station runs it.
     model = OnnxPoseBackend(CROP_MODEL, threads=threads)
@@ -315,7 +314,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
         "peak_rss_mb": round(peak_rss_mb, 1),
         "threads": threads,
-        "baseline_threads": os.cpu_count() or 1,
+        "baseline_threads": len(cores.all_cores()),
         # Where the pipeline's threads ran (edge/cores.py): the model thread, and capture with the loop.
         "model_cores": sorted(cores.model_cores()),
         "side_cores": sorted(cores.side_cores()),

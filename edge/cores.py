@@ -27,6 +27,11 @@ def _usable() -> tuple[int, ...]:
     return tuple(sorted(os.sched_getaffinity(0)))
 
 
+def all_cores() -> set[int]:
+    """Every core this process may run on (the plain 640 baseline of `matcoach bench` uses them all)."""
+    return set(_usable())
+
+
 def side_cores() -> set[int]:
     """The core capture and the pipeline loop share: the last usable one."""
     return {_usable()[-1]}

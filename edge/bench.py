@@ -3,7 +3,7 @@ the whole frame, in the same run on the same frames.
 
 Pipeline = a decoder thread handing frames over (as the capture thread does) → pose at the station's
 operating point (`edge/runner.py`: the int8 model on crops sized to the people followed, around what
-moves, and on the whole frame at 640 now and then, with the model on its own thread) → the analysis.
+moves, and on the whole frame at 640 now and then, with the model in its own process) → the analysis.
 Every frame is processed (none dropped), so frames per second is throughput. The bare model call is the
 same calls made again one after another with nothing else running: the time the model alone needs.
 The pipeline is measured on the video decoding as it goes (the measure of the bars) and again on its
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import queue
 import resource
@@ -34,9 +35,10 @@ from edge import cores, pose_check
 from edge.analysis import Analyzer
 from edge.camera import OpenCVSource
 from edge.model_files import BASELINE_MODEL, CROP_MODEL, FOOTAGE
+from edge.model_process import ModelProcess
 from edge.people import Person, PoseFrame
 from edge.pose import OnnxPoseBackend, Prepared, Roi
-from edge.runner import CropRunner
+from edge.runner import CropRunner, ModelCalls
 
 
 def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float]]:
@@ -98,8 +100,8 @@ class _Standin:
 
 
 class _Noted(_Standin):
-    """The model, noting every call it runs and what it found, so the same calls can be timed bare
-    later (and replayed by `_Replayed`)."""
+    """The model, noting every call prepared for it and what each found, so the same calls can be timed
+    bare later (and replayed by `_Replayed`)."""
 
     def __init__(self, backend: OnnxPoseBackend) -> None:
         super().__init__(backend)
@@ -108,9 +110,14 @@ class _Noted(_Standin):
         self.found: list[list[Person]] = []  # who every call found, in order
         self.call_s: list[float] = []  # every call's seconds, bare, in the last `bare_seconds`
 
-    def run(self, prepared: Prepared) -> np.ndarray:
+    def prepare(self, image: np.ndarray, roi: Roi | None = None,
+                size: tuple[int, int] | None = None) -> Prepared:
+        prepared = self.backend.prepare(image, roi, size)
         self.shapes.append(prepared.blob.shape)
         self.blobs.setdefault(prepared.blob.shape, prepared)
+        return prepared
+
+    def run(self, prepared: Prepared) -> np.ndarray:
         return self.backend.run(prepared)
 
     def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
@@ -172,13 +179,13 @@ def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tu
     return frames()
 
 
-def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]]
+def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]], model: ModelCalls | None = None
               ) -> tuple[list[list[Person]], float]:
     """The pipeline over `frames`: the people of each, and the seconds the analysis took."""
     analyzer = Analyzer()
     found: list[list[Person]] = []
     analysis_s = 0.0
-    for t, image, people in runner.stream(frames):
+    for t, image, people in runner.stream(frames, model):
         t0 = time.perf_counter()
         analyzer.push(PoseFrame(t, tuple(people)), image)
         analysis_s += time.perf_counter() - t0
@@ -186,15 +193,15 @@ def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]]
     return found, analysis_s
 
 
-def _pipeline(model: OnnxPoseBackend, frames: Iterable[tuple[float, np.ndarray]], decode_s: list[float],
-              scan_every_s: float) -> dict:
-    """One pass of the live pipeline over `frames` (decoded in `decode_s[0]` seconds), then its model
-    calls again, bare."""
+def _pipeline(model: OnnxPoseBackend, process: ModelProcess, frames: Iterable[tuple[float, np.ndarray]],
+              decode_s: list[float], scan_every_s: float) -> dict:
+    """One pass of the live pipeline over `frames` (decoded in `decode_s[0]` seconds), its model calls
+    made by `process` (running `model`), then those calls again, bare."""
     model.stage_s = dict.fromkeys(model.stage_s, 0.0)
     noted = _Noted(model)
     runner = CropRunner(noted, noted, scan_every_s)
     start = time.perf_counter()
-    found, analysis_s = _analysed(runner, frames)
+    found, analysis_s = _analysed(runner, frames, process)
     wall = time.perf_counter() - start
     n = len(found)
     return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls), "noted": noted,
@@ -213,8 +220,9 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
         pickle.dump({"video": video, "limit": limit, "scan_every_s": scan_every_s,
                      "call_s": noted.call_s, "found": noted.found}, f)
         f.flush()
+        # Its standard input stays open, unwritten, for as long as this process lives (`_beside`).
         side = subprocess.Popen([sys.executable, "-m", "matcoach", "bench", "--beside", f.name],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert side.stdout is not None
             if side.stdout.readline().strip() != b"ready":
@@ -237,6 +245,13 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
 def _beside(recorded: Path) -> int:
     """`_floor`'s other process: the pipeline with a replayed model, over and over until killed."""
     setup = pickle.loads(recorded.read_bytes())
+
+    def orphaned() -> None:
+        sys.stdin.buffer.read()  # returns when the bench's end of the pipe closes: the bench ended
+        os._exit(0)
+
+    # The bench kills this process when done; if the bench itself is killed, this one ends by itself.
+    threading.Thread(target=orphaned, daemon=True).start()
     backend = OnnxPoseBackend(CROP_MODEL, threads=1)
     print("ready", flush=True)
     while True:
@@ -259,9 +274,17 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
     # The baseline with every core: its fastest.
     base = OnnxPoseBackend(BASELINE_MODEL, threads=len(cores.all_cores()))
     _warm(base, first)
-    # One int8 model for both the crops and the whole-frame scans, as the station runs it.
+    # One int8 model for both the crops and the whole-frame scans, as the station runs it: its calls in a
+    # process of their own, and here for the bare calls.
     model = OnnxPoseBackend(CROP_MODEL, threads=threads)
     _warm(model, first)
+    with ModelProcess([model, model], cores.model_cores()) as process:
+        return {**_measure(model, process, base, video, limit, scan_every_s, rounds), "threads": threads}
+
+
+def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBackend, video: Path,
+             limit: int | None, scan_every_s: float, rounds: int) -> dict:
+    """`run`'s measures, the pipeline's model calls made by `process`."""
     reference: list[list[Person]] = []
     base_s = float("inf")
     passes = []
@@ -272,20 +295,21 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         reference = reference or people
         base_s = min(base_s, seconds)
         decode_s = [0.0]
-        passes.append(_pipeline(model, _decoding(video, limit, decode_s), decode_s, scan_every_s))
+        passes.append(_pipeline(model, process, _decoding(video, limit, decode_s), decode_s, scan_every_s))
         # Only the fastest pass's calls are made again beside the pipeline (`_floor`).
         fastest = min(passes, key=lambda p: p["wall_s"])
         for p in passes:
             if p is not fastest:
                 p.pop("noted", None)
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # Both processes: this one (the bare calls' and the baseline's models, the pipeline loop) and the model's.
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + (process.peak_rss_mb() or 0.0)
     pipe, bare_s = _fastest(passes)
     floor = _floor(pipe["noted"], video, limit, scan_every_s, rounds)
     # The same pipeline on frames decoded beforehand: what it costs when frames arrive decoded, as the
     # Pi camera hands them over (its image processor converts them, not the CPU). Measured last, as it
     # holds every frame in memory.
     decoded = [(t, image) for t, image, _ in _frames(video, limit)]
-    decoded_pipe, decoded_bare_s = _fastest([_pipeline(model, decoded, [0.0], scan_every_s)
+    decoded_pipe, decoded_bare_s = _fastest([_pipeline(model, process, decoded, [0.0], scan_every_s)
                                              for _ in range(rounds)])
     del decoded
     missed, errors, ref_people = 0, [], 0
@@ -313,9 +337,8 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
         "model_calls": pipe["calls"],
         "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
         "peak_rss_mb": round(peak_rss_mb, 1),
-        "threads": threads,
         "baseline_threads": len(cores.all_cores()),
-        # Where the pipeline's threads ran (edge/cores.py): the model thread, and capture with the loop.
+        # Where the pipeline ran (edge/cores.py): the model's process, and capture with the loop.
         "model_cores": sorted(cores.model_cores()),
         "side_cores": sorted(cores.side_cores()),
         "rounds": rounds,
@@ -347,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"matcoach bench: {r['frames']} frames of {args.video.name}; onnxruntime threads: pipeline "
           f"{r['threads']}, 640 baseline {r['baseline_threads']}; model calls {r['model_calls']}")
-    print(f"pipeline's model thread on cores {r['model_cores']}, capture and the pipeline loop on "
+    print(f"pipeline's model process on cores {r['model_cores']}, capture and the pipeline loop on "
           f"{r['side_cores']}")
     print(f"{'stage':<16} {'ms/frame':>9}")
     for stage, ms in r["stage_ms"].items():
@@ -365,5 +388,5 @@ def main(argv: list[str] | None = None) -> int:
     err = r["keypoint_error_torso"]
     print(f"missed {r['missed_people']} of {r['reference_people']} people the 640 model finds (bar 0); "
           f"keypoint error {'-' if err is None else f'{100 * err:.1f}%'} of torso length (bar < 15%)")
-    print(f"peak RSS {r['peak_rss_mb']} MB (both models loaded)")
+    print(f"peak RSS {r['peak_rss_mb']} MB (this process with both models, and the model's process)")
     return 0

@@ -62,7 +62,8 @@ class PoseBackend(Protocol):
         ...
 
     def run(self, prepared: Prepared) -> np.ndarray:
-        """The raw network output; the only step that must run on the model's thread."""
+        """The network's output (less what `finish` would ignore anyway); the only step that must run
+        where the model is (`edge/runner.py` ModelCalls)."""
         ...
 
     def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
@@ -225,6 +226,8 @@ class OnnxPoseBackend:
     def __init__(self, model_path: str | Path, conf_threshold: float = 0.25, iou_threshold: float = 0.7,
                  threads: int = 2, max_people: int = 10, default_size: tuple[int, int] = (320, 320)) -> None:
         path = Path(model_path)
+        # What it takes to load this backend again elsewhere (`__reduce__`).
+        self._args = (path, conf_threshold, iou_threshold, threads, max_people, default_size)
         if not path.is_file():
             raise PoseError(f"pose model not found: {path}")
         opts = ort.SessionOptions()
@@ -259,6 +262,11 @@ class OnnxPoseBackend:
         # Seconds spent per stage over this backend's life: what `matcoach bench` reports.
         self.stage_s = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its model file and settings, loaded again where it is unpickled (the model's own
+        process, `edge/model_process.py`): an onnxruntime session itself cannot be pickled."""
+        return OnnxPoseBackend, self._args
+
     # One call in three steps, so a pipeline can prepare the next input and decode the last output on
     # another thread while this one is inside onnxruntime (which releases the GIL).
     def prepare(self, image_bgr: np.ndarray, roi: Roi | None = None,
@@ -278,12 +286,16 @@ class OnnxPoseBackend:
         return prepared
 
     def run(self, prepared: Prepared) -> np.ndarray:
+        """The network's output with only the anchors scoring over `conf_threshold`, the ones `decode`
+        looks at: a few dozen of the thousands, so little crosses from the model's process."""
         t0 = time.perf_counter()
         try:
             (output,) = self._session.run(None, {self._input_name: prepared.blob})
         # Same pybind exception zoo as at load time; a model that loads but cannot run is just as broken.
         except Exception as exc:
             raise PoseError(f"{self.name}: inference failed: {_first_line(exc)}") from None
+        if output.ndim == 3 and output.shape[1] == ROW_LEN:  # any other shape is `decode`'s to report
+            output = output[:, :, output[0, 4] > self.conf_threshold]
         self.stage_s["inference"] += time.perf_counter() - t0
         return output
 

@@ -14,14 +14,16 @@ An empty, still scene therefore costs one whole-frame call per `scan_every_s`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -122,11 +124,6 @@ def _heading(person: Person, before: list[Person]) -> np.ndarray:
     return np.concatenate([np.minimum(person.bbox[:2], ahead[:2]), np.maximum(person.bbox[2:], ahead[2:])])
 
 
-def _run(job: list[tuple[Call, Prepared]]) -> list[np.ndarray]:
-    """The outputs of a frame's calls, in order."""
-    return [call.backend.run(prepared) for call, prepared in job]
-
-
 def fit_size(frame_shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
     """The input (width, height) showing the whole frame with its longer side at `long_side`."""
     h, w = frame_shape[:2]
@@ -145,13 +142,62 @@ class Call:
     seeds: list[Person]
 
 
+class ModelCalls(Protocol):
+    """Where `CropRunner.stream` has a frame's model calls run while it goes on with other frames:
+    `ModelThread` (any backend) or `edge.model_process.ModelProcess` (onnxruntime models, the station)."""
+
+    def put(self, job: Sequence[tuple[int, Prepared]]) -> None:
+        """Queue a frame's calls: (which backend: 0 crop, 1 scan, its prepared input) each."""
+        ...
+
+    def get(self) -> list[np.ndarray]:
+        """The outputs of the oldest frame queued and not yet taken back; raises what a call raised."""
+        ...
+
+
+class ModelThread:
+    """A frame's model calls on a thread of this process, pinned to the model's cores. It shares the
+    interpreter lock with the pipeline, which costs each call's return a wait (`edge/model_process.py`)."""
+
+    def __init__(self, backends: Sequence[PoseBackend]) -> None:
+        self.backends = list(backends)
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="pose-model", daemon=True).start()
+        # The model thread needs the GIL back after each call; with Python's default 5 ms switch interval
+        # it would wait that long whenever the pipeline's thread is busy, and the model would sit idle.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, 0.0002))
+
+    def _serve(self) -> None:
+        with cores.pinned(cores.model_cores()):
+            while (job := self._todo.get()) is not None:
+                try:
+                    self._done.put([self.backends[which].run(prepared) for which, prepared in job])
+                except Exception as exc:  # handed to the caller, raised there with its own message
+                    self._done.put(exc)
+
+    def put(self, job: Sequence[tuple[int, Prepared]]) -> None:
+        self._todo.put(job)
+
+    def get(self) -> list[np.ndarray]:
+        outputs = self._done.get()
+        if isinstance(outputs, Exception):
+            raise outputs
+        return outputs
+
+    def close(self) -> None:
+        self._todo.put(None)
+        sys.setswitchinterval(self._switch)
+
+
 class CropRunner:
     """Plans each frame's model calls from the people followed, and follows whoever they find.
 
     `infer` does one frame at a time. `stream` overlaps frames: frame N+1 is planned from the people of
-    frame N-1 and queued behind frame N, which the model runs on its own thread, and only then is frame
-    N-1 handed on to be analysed. The model always has a frame waiting, so on two cores the pipeline
-    costs little more than its model calls.
+    frame N-1 and queued behind frame N, which the model runs on a thread or in a process of its own
+    (`ModelCalls`), and only then is frame N-1 handed on to be analysed. The model always has a frame
+    waiting, so on two cores the pipeline costs little more than its model calls.
     """
 
     def __init__(self, crop: PoseBackend, scan: PoseBackend, scan_every_s: float = 2.0,
@@ -263,37 +309,24 @@ class CropRunner:
 
     def infer(self, t: float, image: np.ndarray) -> list[Person]:
         job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
-        return self._finish(job, _run(job))
+        return self._finish(job, [c.backend.run(p) for c, p in job])
 
     def _finish(self, job: list[tuple[Call, Prepared]], outputs: list[np.ndarray]) -> list[Person]:
         found = [c.backend.finish(p, o) for (c, p), o in zip(job, outputs, strict=True)]
         return self.settle([c for c, _ in job], found)
 
-    def stream(self, frames: Iterable[tuple[float, np.ndarray]]
+    def stream(self, frames: Iterable[tuple[float, np.ndarray]], model: ModelCalls | None = None
                ) -> Iterator[tuple[float, np.ndarray, list[Person]]]:
-        """(t, image, people) for each (t, image), in order, with the model calls on a thread of their own."""
-        todo: queue.SimpleQueue = queue.SimpleQueue()
-        done: queue.SimpleQueue = queue.SimpleQueue()
+        """(t, image, people) for each (t, image), in order, with the model calls run by `model` (its
+        backends in the order crop, scan), or on a thread started for this stream."""
+        own: ModelThread | None = None
+        if model is None:
+            model = own = ModelThread([self.crop, self.scan])
+        calls = model
 
-        def model() -> None:
-            with cores.pinned(cores.model_cores()):
-                while (job := todo.get()) is not None:
-                    try:
-                        done.put(_run(job))
-                    except Exception as exc:  # handed to the consumer, raised there with its own message
-                        done.put(exc)
-
-        threading.Thread(target=model, name="pose-model", daemon=True).start()
-        # The model thread needs the GIL back after each call; with Python's default 5 ms switch interval
-        # it would wait that long whenever this thread is busy, and the model would sit idle.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, 0.0002))
-
-        def finish(t: float, image: np.ndarray, job: list[tuple[Call, Prepared]], outputs: list | Exception
+        def finish(t: float, image: np.ndarray, job: list[tuple[Call, Prepared]]
                    ) -> tuple[float, np.ndarray, list[Person]]:
-            if isinstance(outputs, Exception):
-                raise outputs
-            return t, image, self._finish(job, outputs)
+            return t, image, self._finish(job, calls.get())
 
         # Frames handed to the model and not yet settled: two while anyone is followed, so the model
         # always has the next frame queued while this thread plans one and the caller analyses another.
@@ -307,14 +340,20 @@ class CropRunner:
                     # may find someone, so every frame in it is waited for.
                     settled: list[tuple[float, np.ndarray, list[Person]]] = []
                     while in_flight and (len(in_flight) >= LOOKAHEAD_FRAMES or not self._seen):
-                        settled.append(finish(*in_flight.popleft(), done.get()))
+                        settled.append(finish(*in_flight.popleft()))
                     job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
-                    todo.put(job)
+                    calls.put([(1 if c.kind == "scan" else 0, p) for c, p in job])
                     in_flight.append((t, image, job))
                     # Handed on only now: the caller's analysis runs while the model has work queued.
                     yield from settled
                 while in_flight:
-                    yield finish(*in_flight.popleft(), done.get())
+                    yield finish(*in_flight.popleft())
         finally:
-            todo.put(None)
-            sys.setswitchinterval(switch)
+            if own is not None:
+                own.close()
+            else:
+                # A model handed in may serve another stream: frames this one left in it (the caller
+                # stopped early, or a call failed) are taken back, or they would answer the next stream.
+                for _ in in_flight:
+                    with contextlib.suppress(Exception):
+                        calls.get()

@@ -216,15 +216,15 @@ class Station:
     def _camera_frames(self, src: CameraSettings) -> Iterator[tuple[PoseFrame, np.ndarray | None]]:
         from edge.camera import OpenCVSource, Picamera2Source
         from edge.capture import LatestFrame
+        from edge.cores import model_cores
+        from edge.model_process import ModelProcess
 
         def open_source():
             if src.kind == "picamera2":
                 return Picamera2Source(src.size, src.fps)
             return OpenCVSource(src.path if src.kind == "video" else src.device)
 
-        capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()
-
-        def images() -> Iterator[tuple[float, np.ndarray]]:
+        def images(capture: LatestFrame) -> Iterator[tuple[float, np.ndarray]]:
             while not self.stop.is_set():
                 frame = capture.get(timeout=1.0)
                 self.health.tick()
@@ -235,12 +235,18 @@ class Station:
                 elif capture.state == "stopped":
                     return
 
-        try:
-            for t, image, people in self._runner.stream(images()):
-                # The image goes on to the analysis for the lower back's profile, and no further.
-                yield PoseFrame(t, tuple(people)), image
-        finally:
-            capture.stop()
+        runner = self._runner
+        assert runner is not None
+        # The model's calls run in a process of their own (edge/model_process.py), started before the
+        # camera is opened: a model that cannot load there stops the station with the reason.
+        with ModelProcess([runner.crop, runner.scan], model_cores()) as model:
+            capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()
+            try:
+                for t, image, people in runner.stream(images(capture), model):
+                    # The image goes on to the analysis for the lower back's profile, and no further.
+                    yield PoseFrame(t, tuple(people)), image
+            finally:
+                capture.stop()
 
     def _pipeline(self) -> None:
         src = self.settings.source

@@ -171,11 +171,16 @@ def cmd_station(args: argparse.Namespace) -> int:
     from edge.outbox import OutboxError
     from edge.station import Station, StationConfigError, load_station_settings
 
+    stops: tuple[type[Exception], ...] = (StationConfigError,)  # errors that end a run with a message
     try:
         settings = load_station_settings(args.config)
         if settings.source.kind == "trace":
             station = Station(settings)
         else:
+            from edge.pose import PoseError  # the pose stack is imported for cameras only
+
+            # The pose model's process ending: the exit status has systemd start the station again.
+            stops = (StationConfigError, PoseError)
             with _video_input():
                 station = Station(settings)
     except (StationConfigError, OutboxError) as exc:
@@ -186,7 +191,7 @@ def cmd_station(args: argparse.Namespace) -> int:
         station.run()
     except KeyboardInterrupt:
         station.stop.set()
-    except StationConfigError as exc:
+    except stops as exc:
         raise CliError(str(exc)) from None
     return 0
 

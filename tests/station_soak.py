@@ -23,6 +23,7 @@ from pathlib import Path
 
 from edge.model_files import FOOTAGE
 from matcoach.demo import SAMPLE
+from tests.procs import process_tree
 from tests.servers import LiveServer, count_stored, provision, write_server_config, write_station_config
 
 # Memory taken while models load, caches fill and the first sets close is not growth: the comparison
@@ -30,8 +31,7 @@ from tests.servers import LiveServer, count_stored, provision, write_server_conf
 WARMUP_S = 60.0
 
 
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB; None once it is gone."""
+def _rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -39,6 +39,13 @@ def rss_mb(pid: int) -> float | None:
     except FileNotFoundError:
         return None
     return None
+
+
+def rss_mb(pid: int) -> tuple[float, int] | None:
+    """Resident memory of a process and of the processes below it, in MB, and how many they are; None
+    once it is gone."""
+    found = [mb for p in process_tree(pid) if (mb := _rss_mb(p)) is not None]
+    return (sum(found), len(found)) if _rss_mb(pid) is not None else None
 
 
 def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
@@ -51,7 +58,7 @@ def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
         "replay": write_station_config(workdir / "replay.toml", server.url, replay.token,
                                 ['kind = "trace"', f'path = "{SAMPLE}"', "loop = true", f"speed = {speed}"]),
     }
-    samples: list[tuple[float, dict[str, float | None]]] = []
+    samples: list[tuple[float, dict[str, tuple[float, int] | None]]] = []
     with contextlib.ExitStack() as stack:
         stack.callback(server.stop)
         procs = {name: subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config", str(path)],
@@ -63,7 +70,7 @@ def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
             while (elapsed := time.monotonic() - start) < minutes * 60:
                 row = {name: rss_mb(p.pid) for name, p in procs.items()}
                 samples.append((elapsed, row))
-                print(f"{elapsed:7.0f} s  " + "  ".join(f"{n} {'-' if v is None else f'{v:6.1f}'} MB"
+                print(f"{elapsed:7.0f} s  " + "  ".join(f"{n} {'-' if v is None else f'{v[0]:6.1f}'} MB"
                                                       for n, v in row.items()), flush=True)
                 if any(p.poll() is not None for p in procs.values()):
                     break
@@ -83,14 +90,17 @@ def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:
     # median at either end is what is compared.
     k = max(1, round(60 / every_s))
     for name in procs:
-        series = [(t, row[name]) for t, row in samples if row[name] is not None]
+        taken = [(t, v) for t, row in samples if (v := row[name]) is not None]
+        series = [(t, mb) for t, (mb, _) in taken]
         warm = [v for t, v in series if t >= WARMUP_S] or [v for _, v in series]
         if not warm:
             continue
         first, last = statistics.median(warm[:k]), statistics.median(warm[-k:])
         out["stations"][name] = {"rss_warm_mb": round(first, 1), "rss_end_mb": round(last, 1),
                                  "rss_peak_mb": round(max(v for _, v in series), 1),
-                                 "growth_mb": round(last - first, 1)}
+                                 "growth_mb": round(last - first, 1),
+                                 # The station's own and its pose model's, for a camera station.
+                                 "processes": max(n for _, (_, n) in taken)}
     return out
 
 

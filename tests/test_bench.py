@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from edge.bench import FOOTAGE
+from tests.procs import alive, all_gone, children
 
 pytestmark = pytest.mark.footage
 
@@ -40,3 +42,21 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     if len(os.sched_getaffinity(0)) > 1:
         assert not set(r["model_cores"]) & set(r["side_cores"])
     assert 0 <= r["missed_people"] <= r["reference_people"]
+
+
+def test_a_killed_bench_leaves_no_process_of_its_own_behind():
+    # Its pose model's process and the floor's second process each keep a core busy while they live.
+    bench = subprocess.Popen([sys.executable, "-m", "matcoach", "bench", "--frames", "60", "--rounds", "2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not any("--beside" in cmd for cmd in children(bench.pid).values()):
+            assert bench.poll() is None and time.monotonic() < deadline, "the floor's process never started"
+            time.sleep(0.1)
+        started = children(bench.pid)
+        assert any("edge.model_process" in cmd for cmd in started.values())
+        bench.kill()
+        bench.wait()
+        assert all_gone(started), [cmd for pid, cmd in started.items() if alive(pid)]
+    finally:
+        bench.kill()

@@ -15,6 +15,7 @@ import pytest
 
 from edge.model_files import CROP_MODEL, MODELS_DIR
 from server.store import open_store
+from tests.procs import children
 from tests.servers import wait_for, write_station_config
 
 FOOTAGE = Path(__file__).resolve().parent.parent / "models" / "footage" / "demo.mp4"
@@ -100,6 +101,24 @@ def test_a_pose_model_that_cannot_be_loaded_is_one_line(gym, tmp_path, clip):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "broken.onnx" in proc.stderr
+
+
+def test_a_pose_model_process_that_dies_ends_the_station_with_one_line_for_systemd_to_restart(
+        gym, tmp_path, clip):
+    server, mat, db = gym
+    server.start()
+    proc = subprocess.Popen([sys.executable, "-m", "matcoach", "station", "--config",
+                             str(config(tmp_path, server.url, mat.token, clip, loop=True))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 30, every=0.2)
+        (model,) = [pid for pid, cmd in children(proc.pid).items() if "edge.model_process" in cmd]
+        os.kill(model, signal.SIGKILL)  # the kernel's out-of-memory killer, say
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2  # a failure, which a service manager restarts (systemd: Restart=on-failure)
+    assert err.count("\n") == 1 and "the pose model's process ended (exit code -9)" in err
 
 
 def test_the_pi_camera_unplugged_and_plugged_back_in_is_picked_up_again(gym, tmp_path, clip):

@@ -21,5 +21,7 @@ def test_a_short_soak_reports_each_stations_memory_and_the_reps_stored():
     assert r["exit_codes"] == {"camera": 0, "replay": 0}
     assert r["reps_stored"] > 0
     assert set(r["stations"]) == {"camera", "replay"}
+    # The camera station's memory counts its pose model's process too.
+    assert r["stations"]["camera"]["processes"] == 2 and r["stations"]["replay"]["processes"] == 1
     for s in r["stations"].values():
         assert 20 < s["rss_warm_mb"] <= s["rss_peak_mb"] and 20 < s["rss_end_mb"] <= s["rss_peak_mb"]

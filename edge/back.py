@@ -239,10 +239,11 @@ class EmptyScene:
                         dtype=cv2.CV_32F)
         for box, saved in kept:
             self.background[box] = saved
-        # Never seen empty before: taken as it is.
+        # Never seen empty before: taken as it is. Only those pixels are scaled: a masked copy of the whole
+        # scaled image cost 0.16 ms per frame on the clip, where people walking free a few pixels at a time.
         fresh = free & ~self.learned
         if fresh.any():
-            np.copyto(self.background, small * np.float32(1 / gain), where=fresh[..., None])
+            self.background[fresh] = small[fresh] * np.float32(1 / gain)
         self.learned |= free
 
     def gain(self, image: np.ndarray, people: list[Person]) -> float:

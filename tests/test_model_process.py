@@ -59,6 +59,20 @@ def test_the_stream_finds_the_same_people_with_the_model_in_its_own_process(mode
     assert runner.calls["crop"] > 0  # crops of every size the people need, not only the whole frame
 
 
+def test_a_stream_stopped_early_leaves_nothing_in_the_model_for_the_next(model, frames):
+    with ModelProcess([model, model]) as process:
+        first = CropRunner(model, model).stream(frames, process)
+        for _ in range(3):
+            next(first)
+        first.close()  # frames still in the model: the caller stopped (a camera unplugged, say)
+        again = [people for _, _, people in CropRunner(model, model).stream(frames[:10], process)]
+    fresh = [people for _, _, people in CropRunner(model, model).stream(frames[:10])]
+    assert [len(p) for p in again] == [len(p) for p in fresh]
+    for mine, theirs in zip(again, fresh, strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_allclose(a.bbox, b.bbox, atol=1e-2)
+
+
 def test_outputs_come_back_in_order_with_frames_of_growing_size_in_the_model(model, frames):
     image = frames[0][1]
     # Small crops first, then whole frames, then more calls per frame than before: every buffer grows.

@@ -8,6 +8,7 @@ Most cases run in-process (TestClient around a real SQLite file); the ones about
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import struct
@@ -477,7 +478,8 @@ class Live:
                     break
             data = b""
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and b"\r\n\r\n" not in data:
+            # Headers and body may arrive in separate segments: read on until the body is all there.
+            while time.monotonic() < deadline and not _complete(data):
                 try:
                     part = s.recv(65_536)
                 except OSError:
@@ -516,6 +518,15 @@ def live(tmp_path_factory):
         store.close()
         log = db.with_suffix(".log").read_text()
         assert "Traceback" not in log, log[-3000:]
+
+
+def _complete(answer: bytes) -> bool:
+    """An HTTP answer whose headers, and body as long as they declare, have arrived."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return length is None or len(body) >= int(length.group(1))
 
 
 def status_of(answer: bytes) -> int:

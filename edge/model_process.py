@@ -171,8 +171,8 @@ class ModelProcess:
         theirs.close()
         self._conn = Connection(ours.detach())
         self._inputs: list[_Buffer | None] = [None] * DEPTH
-        self._put = self._got = 0
-        self._jobs: deque[list[int]] = deque()  # which backend each call of a frame in the model is on
+        self._put = 0  # frames put so far: the next one's input buffer is `_put % DEPTH`
+        self._jobs: deque[list[int]] = deque()  # per frame in the model: which backend each call is on
         try:
             # The models pickled apart, so a model that cannot load is an answer there, not a crash.
             self._call(lambda: self._hand_over(pickle.dumps((pickle.dumps(self.backends), cores or set()))))
@@ -196,7 +196,7 @@ class ModelProcess:
 
     def put(self, job: Sequence[tuple[int, Prepared]]) -> None:
         """Queue a frame's calls: (which backend, its prepared input) each."""
-        if self._put - self._got >= DEPTH:
+        if len(self._jobs) >= DEPTH:
             raise RuntimeError(f"the pose model holds {DEPTH} frames already: take one back first")
         slot = self._put % DEPTH
 
@@ -211,9 +211,8 @@ class ModelProcess:
 
     def get(self) -> list[np.ndarray]:
         """The outputs of the oldest frame put and not yet taken back, in the order of its calls."""
-        if self._got == self._put:
+        if not self._jobs:
             raise RuntimeError("no frame is waiting in the pose model")
-        self._got += 1
         answer = self._call(self._conn.recv)
         which = self._jobs.popleft()
         if answer[0] == "error":

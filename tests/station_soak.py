@@ -44,8 +44,11 @@ def _rss_mb(pid: int) -> float | None:
 def rss_mb(pid: int) -> tuple[float, int] | None:
     """Resident memory of a process and of the processes below it, in MB, and how many they are; None
     once it is gone."""
-    found = [mb for p in process_tree(pid) if (mb := _rss_mb(p)) is not None]
-    return (sum(found), len(found)) if _rss_mb(pid) is not None else None
+    own = _rss_mb(pid)
+    if own is None:
+        return None
+    found = [own] + [mb for p in process_tree(pid)[1:] if (mb := _rss_mb(p)) is not None]
+    return sum(found), len(found)
 
 
 def soak(minutes: float, every_s: float, speed: float, workdir: Path) -> dict:

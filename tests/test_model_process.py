@@ -4,6 +4,7 @@ pipeline as a PoseError; it never outlives the pipeline's process."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -12,11 +13,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from edge import cores
+from edge.camera import OpenCVSource
 from edge.model_files import CROP_MODEL, FOOTAGE
 from edge.model_process import DEPTH, ModelProcess
 from edge.pose import OnnxPoseBackend, PoseError
@@ -30,14 +31,8 @@ pytestmark = pytest.mark.footage
 def frames() -> list[tuple[float, np.ndarray]]:
     if not FOOTAGE.is_file():
         pytest.fail(f"{FOOTAGE} is missing: run `bash models/fetch_footage.sh` first")
-    cap = cv2.VideoCapture(str(FOOTAGE))
-    out = []
-    while len(out) < 40:
-        ok, image = cap.read()
-        assert ok
-        out.append((len(out) / 30, image))
-    cap.release()
-    return out
+    with OpenCVSource(FOOTAGE) as source:
+        return list(itertools.islice(source, 40))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +98,6 @@ def test_outputs_come_back_in_order_with_frames_of_growing_size_in_the_model(mod
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to keep apart")
 def test_the_model_process_runs_on_the_model_cores_only(model):
     with ModelProcess([model], cores.model_cores()) as process:
-        assert process.pid is not None
         assert os.sched_getaffinity(process.pid) == cores.model_cores()
         assert not os.sched_getaffinity(process.pid) & cores.side_cores()
 
@@ -122,7 +116,6 @@ def test_a_killed_model_process_ends_the_stream_with_a_pose_error_that_says_so(m
     with ModelProcess([model, model]) as process:
         stream = runner.stream(frames, process)
         next(stream)
-        assert process.pid is not None
         os.kill(process.pid, signal.SIGKILL)
         with pytest.raises(PoseError, match=r"the pose model's process ended \(exit code -9\)"):
             for _ in stream:
@@ -132,7 +125,6 @@ def test_a_killed_model_process_ends_the_stream_with_a_pose_error_that_says_so(m
 def test_ctrl_c_and_sigterm_leave_stopping_to_the_pipeline(model, frames):
     # systemd's stop and Ctrl-C reach every process of the station; the pipeline finishes its frames.
     with ModelProcess([model, model]) as process:
-        assert process.pid is not None
         os.kill(process.pid, signal.SIGTERM)
         os.kill(process.pid, signal.SIGINT)
         got = list(CropRunner(model, model).stream(frames[:5], process))

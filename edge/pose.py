@@ -286,11 +286,15 @@ class OnnxPoseBackend:
         return prepared
 
     def run(self, prepared: Prepared) -> np.ndarray:
-        """The network's output with only the anchors scoring over `conf_threshold`, the ones `decode`
-        looks at: a few dozen of the thousands, so little crosses from the model's process."""
+        return self.run_input(prepared.blob)
+
+    def run_input(self, blob: np.ndarray) -> np.ndarray:
+        """The network's output for a prepared input with only the anchors scoring over `conf_threshold`,
+        the ones `decode` looks at: a few dozen of the thousands, so little crosses from the model's
+        process (which has the input only, not how it maps back to the frame)."""
         t0 = time.perf_counter()
         try:
-            (output,) = self._session.run(None, {self._input_name: prepared.blob})
+            (output,) = self._session.run(None, {self._input_name: blob})
         # Same pybind exception zoo as at load time; a model that loads but cannot run is just as broken.
         except Exception as exc:
             raise PoseError(f"{self.name}: inference failed: {_first_line(exc)}") from None

@@ -136,12 +136,16 @@ def letterbox(image: np.ndarray, size: tuple[int, int],
 
 
 def to_blob(image_bgr: np.ndarray) -> np.ndarray:
-    """HWC BGR uint8 → 1×3×H×W RGB float32 in [0, 1], the layout the exported model expects."""
-    # cvtColor + one contiguous float copy is ~20× faster than numpy's strided flip-and-divide here.
-    # Divide, not multiply by 1/255: the int8 calibration was made with division, and its bytes must
-    # reproduce (models/export_pose.py).
-    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-    return rgb.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
+    """HWC BGR uint8 → 1×3×H×W RGB float32 in [0, 1], C-contiguous: the layout the exported model expects."""
+    # Planes split by OpenCV, then each divided straight into its place: 46 µs for a 192×288 crop. A
+    # float copy of a transposed view looks the same but keeps the pixel-interleaved memory order, and
+    # making that contiguous (onnxruntime does, and so does the copy into the model's process) is a
+    # strided copy of 0.1–0.6 ms per call. Divide, not multiply by 1/255: the int8 calibration was made
+    # with division, and its bytes must reproduce (models/export_pose.py).
+    blob = np.empty((1, 3, *image_bgr.shape[:2]), np.float32)
+    for plane, channel in zip(cv2.split(image_bgr), (2, 1, 0), strict=True):  # BGR → RGB
+        np.divide(plane, np.float32(255), out=blob[0, channel], dtype=np.float32)
+    return blob
 
 
 def crop_around(bbox: np.ndarray | tuple[float, float, float, float], frame_shape: tuple[int, ...],

@@ -20,6 +20,7 @@ from edge.pose import (
     letterbox,
     load_backend,
     nms,
+    to_blob,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,19 @@ SAMPLE_STRIDE = 10
 
 
 # ---------------------------------------------------------------- geometry
+
+
+def test_the_model_input_is_rgb_planes_divided_by_255_in_the_order_the_model_reads() -> None:
+    # Every byte value in every channel, each channel different, so a swapped or rounded one shows.
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    bgr = np.dstack([values, values[::-1], values.T])
+    blob = to_blob(bgr)
+    assert blob.shape == (1, 3, 16, 16) and blob.dtype == np.float32
+    assert blob.flags["C_CONTIGUOUS"]  # what onnxruntime and the model's process read without a copy
+    # Bit for bit the calibration's own formula (division; multiplying by 1/255 differs in 126 values
+    # of 256), so the int8 model sees the inputs it was calibrated on.
+    expected = bgr[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
+    assert blob.tobytes() == np.ascontiguousarray(expected).tobytes()
 
 
 def test_letterbox_maps_points_both_ways_exactly() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from matcoach import __version__
@@ -26,7 +28,6 @@ from server.store import EventConflict, Station
 
 SOFTWARE_VERSION = __version__
 
-router = APIRouter(prefix=API_PREFIX, tags=["station"])
 _bearer = HTTPBearer(auto_error=False)
 
 UNAUTHORIZED = {401: {"description": "missing, malformed, unknown or revoked station token"}}
@@ -36,10 +37,7 @@ def _unauthorized() -> HTTPException:
     return HTTPException(401, "invalid or revoked station token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticated_station(
-    svc: Annotated[Services, Depends(services)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Station:
+def _station_of(svc: Services, credentials: HTTPAuthorizationCredentials | None) -> Station:
     if credentials is None:
         raise _unauthorized()
     parts = split_token(credentials.credentials)
@@ -52,6 +50,33 @@ def authenticated_station(
     return station
 
 
+def authenticated_station(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Station:
+    """The station whose token came with the request, checked by `_TokenFirst` before anything else
+    (declared here so the endpoint says it needs one, and the API description says how)."""
+    return request.state.station
+
+
+class _TokenFirst(APIRoute):
+    """Endpoints that need a station's token check it before FastAPI reads the body. FastAPI parses JSON
+    before it runs dependencies, so a broken body with a wrong token would be answered 422: a station
+    whose token was revoked would be told its JSON is bad, and a stranger's bytes would be parsed."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        if not any(d.call is authenticated_station for d in self.dependant.dependencies):
+            return handler
+
+        async def checked(request: Request) -> Response:
+            station = await run_in_threadpool(_station_of, services(request), await _bearer(request))
+            request.state.station = station
+            return await handler(request)
+
+        return checked
+
+
+router = APIRouter(prefix=API_PREFIX, tags=["station"], route_class=_TokenFirst)
 StationDep = Annotated[Station, Depends(authenticated_station)]
 ServicesDep = Annotated[Services, Depends(services)]
 

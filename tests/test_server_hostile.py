@@ -333,6 +333,19 @@ def test_without_a_token_a_hostile_body_gets_401_not_a_field_report(env):
     assert r.status_code == 401 and "loc" not in r.text
 
 
+@pytest.mark.parametrize("body", [b"this is not json", b'{"events": [', b""])
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/heartbeat", "/api/v1/register"])
+def test_a_wrong_token_is_told_so_whatever_the_body_is(env, path, body):
+    # FastAPI reads JSON before it checks dependencies; a stranger's broken body must not be parsed, and
+    # a station whose token was revoked must learn that, not that its JSON is bad.
+    for headers in ({}, auth("mcs_nobody_nothing"), auth(env.mat1.token + "x")):
+        r = env.client.post(path, content=body, headers={**JSON, **headers})
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (headers, r.text)
+        assert "token" in r.json()["detail"]
+    # With the right token the same body is the body's fault.
+    assert env.client.post(path, content=body, headers={**JSON, **auth(env.mat1.token)}).status_code == 422
+
+
 def test_a_revoked_token_gets_401_everywhere(env):
     admin.revoke_token(env.store, env.mat1.station_id, time.time())
     before = stored_state(env.store)

@@ -51,11 +51,14 @@ def _station_of(svc: Services, credentials: HTTPAuthorizationCredentials | None)
 
 
 def authenticated_station(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Station:
-    """The station whose token came with the request, checked by `_TokenFirst` before anything else
-    (declared here so the endpoint says it needs one, and the API description says how)."""
-    return request.state.station
+    """The station whose token came with the request: on this router checked already, before the body
+    was read (`_TokenFirst`); on any other, here."""
+    checked = getattr(request.state, "station", None)
+    return checked if checked is not None else _station_of(svc, credentials)
 
 
 class _TokenFirst(APIRoute):

@@ -9,12 +9,14 @@ same calls made again one after another with nothing else running: the time the 
 The pipeline is measured on the video decoding as it goes (the measure of the bars) and again on its
 frames decoded beforehand, as a Pi camera delivers them without the CPU decoding anything. The bare
 calls are timed once more beside the pipeline's other work run in a second process: the floor this
-machine sets however the pipeline is arranged (`_floor`).
+machine sets however the pipeline is arranged (`_floor`); and beside the video's decoding alone: what
+frames read from a video cost the model here, whatever the pipeline does with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pickle
@@ -41,18 +43,18 @@ from edge.pose import OnnxPoseBackend, Prepared, Roi
 from edge.runner import CropRunner, ModelCalls
 
 
-def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float]]:
-    """(t, image, decode seconds) for each frame."""
+def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float, float]]:
+    """(t, image, decode seconds, the decoding thread's CPU seconds in them) for each frame."""
     with OpenCVSource(video) as source:
         it = iter(source)
         n = 0
         while limit is None or n < limit:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 t, image = next(it)
             except StopIteration:
                 return
-            yield t, image, time.perf_counter() - t0
+            yield t, image, time.perf_counter() - t0, time.thread_time() - c0
             n += 1
 
 
@@ -67,7 +69,7 @@ def _reference_pass(base: OnnxPoseBackend, video: Path, limit: int | None
     """The 640 fp32 model on every whole frame: its sure people per frame, and the seconds its calls took."""
     people: list[list[Person]] = []
     total = 0.0
-    for _, image, _ in _frames(video, limit):
+    for _, image, _, _ in _frames(video, limit):
         t0 = time.perf_counter()
         found = base.infer(image)
         total += time.perf_counter() - t0
@@ -154,16 +156,18 @@ class _Replayed(_Standin):
         return self.found[self._finished - 1]
 
 
-def _decoding(video: Path, limit: int | None, spent: list[float]) -> Iterator[tuple[float, np.ndarray]]:
-    """The video's frames, decoded on a thread of their own as the capture thread does; the decoding
-    seconds are added to `spent[0]`. Returns once the first frame is decoded: a station's camera is open
-    before its pipeline runs, so opening the file (~60 ms) is not a cost of the frames."""
+def _decoding(video: Path, limit: int | None, spent: list[tuple[float, float]]
+              ) -> Iterator[tuple[float, np.ndarray]]:
+    """The video's frames, decoded on a thread of their own as the capture thread does; each frame's
+    decoding seconds and CPU seconds are appended to `spent`. Returns once the first frame is decoded:
+    a station's camera is open before its pipeline runs, so opening the file (~60 ms) is not a cost of
+    the frames."""
     handoff: queue.Queue = queue.Queue(maxsize=4)
 
     def decode() -> None:
         with cores.pinned(cores.side_cores()):
-            for t, image, seconds in _frames(video, limit):
-                spent[0] += seconds
+            for t, image, seconds, cpu_s in _frames(video, limit):
+                spent.append((seconds, cpu_s))
                 handoff.put((t, image))
         handoff.put(None)
 
@@ -194,31 +198,49 @@ def _analysed(runner: CropRunner, frames: Iterable[tuple[float, np.ndarray]], mo
 
 
 def _pipeline(model: OnnxPoseBackend, process: ModelProcess, frames: Iterable[tuple[float, np.ndarray]],
-              decode_s: list[float], scan_every_s: float) -> dict:
-    """One pass of the live pipeline over `frames` (decoded in `decode_s[0]` seconds), its model calls
-    made by `process` (running `model`), then those calls again, bare."""
+              decoded: list[tuple[float, float]], scan_every_s: float) -> dict:
+    """One pass of the live pipeline over `frames` (`decoded`: each one's decoding seconds and CPU
+    seconds, as `_decoding` notes them; empty if they came decoded), its model calls made by `process`
+    (running `model`), then those calls again, bare."""
     model.stage_s = dict.fromkeys(model.stage_s, 0.0)
     noted = _Noted(model)
     runner = CropRunner(noted, noted, scan_every_s)
+    # Per frame as the loop takes it: the calls noted before it, and the loop thread's CPU time then.
+    # The loop plans a frame's calls as soon as it takes it, so they are the ones noted until the next.
+    taken: list[tuple[int, float]] = []
+
+    def counted() -> Iterator[tuple[float, np.ndarray]]:
+        for frame in frames:
+            taken.append((len(noted.shapes), time.thread_time()))
+            yield frame
+
     start = time.perf_counter()
-    found, analysis_s = _analysed(runner, frames, process)
+    found, analysis_s = _analysed(runner, counted(), process)
     wall = time.perf_counter() - start
+    taken.append((len(noted.shapes), time.thread_time()))
     n = len(found)
+    stage_ms = {"capture_decode": 1000 * sum(s for s, _ in decoded[:n]) / n, "plan": 1000 * runner.plan_s / n,
+                **{k: 1000 * v / n for k, v in model.stage_s.items()}, "analysis": 1000 * analysis_s / n}
+    model_s = noted.bare_seconds()  # (after the stages: these calls count in the model's own)
+    # The core capture shares with the loop, frame by frame: its CPU against the same frame's bare calls.
+    # Through a run of frames where it needs more, the model waits for it however the pipeline is
+    # arranged: the frames decoded ahead and those queued in the model carry only a few.
+    bare = [sum(noted.call_s[a:b]) for (a, _), (b, _) in itertools.pairwise(taken)]
+    loop = [b - a for (_, a), (_, b) in itertools.pairwise(taken)]
+    decode = [cpu_s for _, cpu_s in decoded[:n]] or [0.0] * n
     return {"frames": n, "wall_s": wall, "found": found, "calls": dict(runner.calls), "noted": noted,
-            "stage_ms": {"capture_decode": 1000 * decode_s[0] / n, "plan": 1000 * runner.plan_s / n,
-                         **{k: 1000 * v / n for k, v in model.stage_s.items()},
-                         "analysis": 1000 * analysis_s / n},
-            "model_s": noted.bare_seconds()}
+            "stage_ms": stage_ms,
+            "side_cpu_ms": {"decode": 1000 * sum(decode) / n, "loop": 1000 * sum(loop) / n},
+            "side_bound_frames": sum(d + lp > c for d, lp, c in zip(decode, loop, bare, strict=True)),
+            "model_s": model_s}
 
 
-def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, rounds: int) -> float:
-    """What the pipeline's own work costs the model on this machine however well it is arranged: the
-    noted calls made bare, alone and while another process runs the whole pipeline on the video with
-    its model calls replaced by waits as long (so at the model's pace, and sharing no interpreter lock).
-    A machine whose cores share caches or memory bandwidth slows the calls; independent cores do not."""
+def _floor(noted: _Noted, setup: dict, rounds: int) -> float:
+    """What work run beside the model costs its calls on this machine, however well the pipeline is
+    arranged: the noted calls made bare, alone and while another process (`_beside`) does that work. A
+    machine whose cores share caches or memory bandwidth slows the calls; independent cores do not."""
     with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
-        pickle.dump({"video": video, "limit": limit, "scan_every_s": scan_every_s,
-                     "call_s": noted.call_s, "found": noted.found}, f)
+        pickle.dump({**setup, "call_s": noted.call_s, "found": noted.found}, f)
         f.flush()
         # Its standard input stays open, unwritten, for as long as this process lives (`_beside`).
         side = subprocess.Popen([sys.executable, "-m", "matcoach", "bench", "--beside", f.name],
@@ -227,7 +249,7 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
             assert side.stdout is not None
             if side.stdout.readline().strip() != b"ready":
                 side.kill()
-                raise RuntimeError(f"the pipeline beside the model did not start: {side.communicate()[1]!r}")
+                raise RuntimeError(f"the work beside the model did not start: {side.communicate()[1]!r}")
             alone = beside = float("inf")
             for _ in range(rounds):  # taking turns, as the other measures do
                 side.send_signal(signal.SIGSTOP)
@@ -235,7 +257,7 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
                 side.send_signal(signal.SIGCONT)
                 beside = min(beside, noted.bare_seconds())
             if side.poll() is not None:  # it stopped early: some calls were not beside anything
-                raise RuntimeError(f"the pipeline beside the model stopped: {side.communicate()[1]!r}")
+                raise RuntimeError(f"the work beside the model stopped: {side.communicate()[1]!r}")
         finally:
             side.kill()
             side.wait()
@@ -243,7 +265,9 @@ def _floor(noted: _Noted, video: Path, limit: int | None, scan_every_s: float, r
 
 
 def _beside(recorded: Path) -> int:
-    """`_floor`'s other process: the pipeline with a replayed model, over and over until killed."""
+    """`_floor`'s other process, over and over until killed, on the core capture has in the station:
+    the pipeline with a replayed model ("pipeline"), or only the video's decoding at the pipeline's pace
+    ("decoding")."""
     setup = pickle.loads(recorded.read_bytes())
 
     def orphaned() -> None:
@@ -252,12 +276,20 @@ def _beside(recorded: Path) -> int:
 
     # The bench kills this process when done; if the bench itself is killed, this one ends by itself.
     threading.Thread(target=orphaned, daemon=True).start()
+    if setup["what"] == "decoding":
+        with cores.pinned(cores.side_cores()):
+            print("ready", flush=True)
+            while True:
+                start = time.perf_counter()
+                for i, _ in enumerate(_frames(setup["video"], setup["limit"])):
+                    # Paced: a decoder flat out would load the machine more than the pipeline's does.
+                    time.sleep(max(0.0, start + (i + 1) / setup["fps"] - time.perf_counter()))
     backend = OnnxPoseBackend(CROP_MODEL, threads=1)
     print("ready", flush=True)
     while True:
         replayed = _Replayed(backend, setup["call_s"], setup["found"])
         _analysed(CropRunner(replayed, replayed, setup["scan_every_s"]),
-                  _decoding(setup["video"], setup["limit"], [0.0]))
+                  _decoding(setup["video"], setup["limit"], []))
 
 
 def _fastest(passes: list[dict]) -> tuple[dict, float]:
@@ -294,8 +326,8 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
         people, seconds = _reference_pass(base, video, limit)
         reference = reference or people
         base_s = min(base_s, seconds)
-        decode_s = [0.0]
-        passes.append(_pipeline(model, process, _decoding(video, limit, decode_s), decode_s, scan_every_s))
+        decoded: list[tuple[float, float]] = []
+        passes.append(_pipeline(model, process, _decoding(video, limit, decoded), decoded, scan_every_s))
         # Only the fastest pass's calls are made again beside the pipeline (`_floor`).
         fastest = min(passes, key=lambda p: p["wall_s"])
         for p in passes:
@@ -304,14 +336,19 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
     # Both processes: this one (the bare calls' and the baseline's models, the pipeline loop) and the model's.
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + (process.peak_rss_mb() or 0.0)
     pipe, bare_s = _fastest(passes)
-    floor = _floor(pipe["noted"], video, limit, scan_every_s, rounds)
+    floor = _floor(pipe["noted"], {"what": "pipeline", "video": video, "limit": limit,
+                                   "scan_every_s": scan_every_s}, rounds)
+    # What decoding the video alone costs the calls: a cost of frames read from a video, whatever the
+    # pipeline does with them.
+    decode_floor = _floor(pipe["noted"], {"what": "decoding", "video": video, "limit": limit,
+                                          "fps": pipe["frames"] / pipe["wall_s"]}, rounds)
     # The same pipeline on frames decoded beforehand: what it costs when frames arrive decoded, as the
     # Pi camera hands them over (its image processor converts them, not the CPU). Measured last, as it
     # holds every frame in memory.
-    decoded = [(t, image) for t, image, _ in _frames(video, limit)]
-    decoded_pipe, decoded_bare_s = _fastest([_pipeline(model, process, decoded, [0.0], scan_every_s)
+    frames = [(t, image) for t, image, _, _ in _frames(video, limit)]
+    decoded_pipe, decoded_bare_s = _fastest([_pipeline(model, process, frames, [], scan_every_s)
                                              for _ in range(rounds)])
-    del decoded
+    del frames
     missed, errors, ref_people = 0, [], 0
     for ref, got in zip(reference, pipe["found"], strict=True):
         m, e = pose_check.compare(ref, got)
@@ -331,6 +368,9 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
         "decoded_pipeline_fps": round(n / decoded_pipe["wall_s"], 2),
         "decoded_pipeline_overhead": round(decoded_pipe["wall_s"] / decoded_bare_s - 1, 3),
         "floor_overhead": round(floor, 3),
+        "decoding_floor_overhead": round(decode_floor, 3),
+        "side_cpu_ms": {k: round(v, 2) for k, v in pipe["side_cpu_ms"].items()},
+        "side_bound_frames": pipe["side_bound_frames"],
         "keypoint_error_torso": round(float(np.mean(errors)), 4) if errors else None,
         "reference_people": ref_people,
         "missed_people": missed,
@@ -385,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
           f"fps, {100 * r['decoded_pipeline_overhead']:+.1f}% over its bare model calls")
     print(f"this machine's floor: the bare calls run {100 * r['floor_overhead']:+.1f}% slower beside the "
           "pipeline's other work in another process")
+    print(f"  and beside decoding the video alone, at the pipeline's pace: "
+          f"{100 * r['decoding_floor_overhead']:+.1f}%")
+    side = r["side_cpu_ms"]
+    print(f"the side core's CPU per frame: decoding {side['decode']:.2f} + the loop {side['loop']:.2f} ms, "
+          f"against {1000 / r['model_fps']:.2f} ms of bare model calls; more than the frame's calls in "
+          f"{r['side_bound_frames']} of {r['frames']} frames")
     err = r["keypoint_error_torso"]
     print(f"missed {r['missed_people']} of {r['reference_people']} people the 640 model finds (bar 0); "
           f"keypoint error {'-' if err is None else f'{100 * err:.1f}%'} of torso length (bar < 15%)")

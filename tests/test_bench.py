@@ -36,12 +36,17 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     # calls beside it are no faster than alone, give or take the machine's noise. (No upper bound: on a
     # single core the two share it and the calls take twice as long.)
     assert r["floor_overhead"] > -0.15
+    # So did the one decoding the video alone, at the pipeline's pace.
+    assert r["decoding_floor_overhead"] > -0.15
     assert r["threads"] >= 1 and r["baseline_threads"] >= r["threads"]
     # With two cores or more, the model never shares a core with capture and the pipeline loop.
     assert r["side_cores"] and r["model_cores"]
     if len(os.sched_getaffinity(0)) > 1:
         assert not set(r["model_cores"]) & set(r["side_cores"])
     assert 0 <= r["missed_people"] <= r["reference_people"]
+    # The core capture shares with the loop did both jobs: decoding every frame and running the loop.
+    assert r["side_cpu_ms"]["decode"] > 0 and r["side_cpu_ms"]["loop"] > 0
+    assert 0 <= r["side_bound_frames"] <= r["frames"]
 
 
 def test_a_killed_bench_leaves_no_process_of_its_own_behind():

@@ -38,6 +38,7 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
     import uvicorn
 
     from server.app import create_app
+    from server.main import uvicorn_config
 
     workdir = Path(tempfile.mkdtemp(prefix="matcoach-demo-"))
     settings = ServerSettings(database_url=f"sqlite:///{workdir / 'server.db'}", port=_port(port),
@@ -53,7 +54,7 @@ def run_demo(duration: float | None, stations: int, speed: float, port: int, bro
         provisioned.append(admin.add_station(store, f"Mat {stations + 1} (camera: {CLIP.name})", time.time()))
         sources.append(CameraSettings(kind="video", path=CLIP, loop=True, threads=1))
     app = create_app(store, settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, settings))
     server_thread = threading.Thread(target=server.run, daemon=True)
     server_thread.start()
     while not server.started:

@@ -4,12 +4,28 @@ level: the CLI asks it for its error types even on a station that has no web sta
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from server import admin
 from server.settings import ServerSettings, SettingsError
 from server.store import StoreError, open_store
 
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
 USER_ERRORS: tuple[type[Exception], ...] = (SettingsError, StoreError, admin.AdminError)
+
+
+def uvicorn_config(app: FastAPI, settings: ServerSettings) -> uvicorn.Config:
+    """How uvicorn serves the app, for `matcoach server` and the demo alike."""
+    import uvicorn
+
+    # Forwarded headers only from the configured proxies: uvicorn's default trusts them from 127.0.0.1,
+    # that is from any program on the server's own machine.
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                          proxy_headers=bool(settings.trusted_proxies),
+                          forwarded_allow_ips=settings.trusted_proxies or None, ws_max_size=64 * 1024)
 
 
 def serve(settings: ServerSettings) -> None:
@@ -21,11 +37,13 @@ def serve(settings: ServerSettings) -> None:
     app = create_app(store, settings)
     print(f"matcoach server on http://{settings.host}:{settings.port}  (status page /staff, "
           f"database {settings.database_url})", flush=True)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                    proxy_headers=False, ws_max_size=64 * 1024)
+        server.run()
     finally:
         store.close()
+    if not server.started:  # uvicorn has said why (the app failed to start; a bad address exits in it)
+        raise SettingsError(f"the server could not start on {settings.host}:{settings.port}")
 
 
 def add_station(settings: ServerSettings, name: str) -> tuple[str, str, str]:

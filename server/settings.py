@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class SettingsError(Exception):
@@ -32,6 +33,21 @@ class ServerSettings(BaseModel):
     password_cost: int = Field(2**14, ge=2**10)
     # The wall screen switches from "set" to "rest" after this long without a rep.
     rest_after_s: float = Field(8.0, gt=0)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    # Behind one, every client otherwise has the proxy's address, and the login throttle, which counts
+    # failures per address, would lock all staff out for one guesser. Headers from anyone else are
+    # ignored, so a forged one buys a guesser no fresh address.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 def load_settings(path: str | Path | None, **overrides: object) -> ServerSettings:

@@ -50,8 +50,8 @@ def _same_origin(request: Request, svc: Services, origin: str) -> bool:
     host = request.headers.get("host", "")
     allowed = {f"{request.url.scheme}://{host}"}
     if svc.settings.secure_cookies:
-        # Served over HTTPS by a reverse proxy: the app itself sees plain http (no proxy headers are
-        # trusted), while the browser's Origin says https.
+        # Served over HTTPS by a reverse proxy: unless it is one of `trusted_proxies`, the app itself
+        # sees plain http, while the browser's Origin says https.
         allowed.add(f"https://{host}")
     return origin in allowed
 

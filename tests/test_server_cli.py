@@ -6,10 +6,19 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from server.auth import verify_password
 from server.store import open_store
-from tests.servers import LiveServer, heartbeat, write_server_config
+from tests.servers import (
+    STAFF_PASSWORD,
+    STAFF_USER,
+    TEST_PASSWORD_COST,
+    LiveServer,
+    heartbeat,
+    provision,
+    write_server_config,
+)
 
 
 def matcoach(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -59,3 +68,33 @@ def test_bad_server_settings_are_one_line_errors(tmp_path):
         assert out.returncode == 2, (args, out.stderr)
         assert out.stderr.startswith("matcoach: error:") and "Traceback" not in out.stderr
     assert "ofline_after_s" in matcoach("server", "--config", str(unknown)).stderr
+    proxies = tmp_path / "proxies.toml"
+    proxies.write_text('[server]\ntrusted_proxies = ["10.0.0.1", "proxy.local"]\n')
+    out = matcoach("server", "--config", str(proxies))
+    assert out.returncode == 2 and "trusted_proxies" in out.stderr and "'proxy.local'" in out.stderr
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["behind-a-trusted-proxy", "headers-from-anyone"])
+def test_the_login_throttle_counts_the_forwarded_client_only_behind_a_trusted_proxy(tmp_path, trusted):
+    db = tmp_path / "gym.db"
+    provision(db, ["Mat 1"])
+    settings: dict[str, object] = {"login_attempts": 2, "password_cost": TEST_PASSWORD_COST}
+    if trusted:
+        settings["trusted_proxies"] = ["127.0.0.0/8"]  # the tests' proxy: this machine
+    server = LiveServer(db, write_server_config(tmp_path / "server.toml", **settings)).start()
+
+    def log_in(client: str, user: str, password: str = "a guess") -> int:
+        return httpx.post(server.url + "/staff/login", data={"username": user, "password": password},
+                          headers={"X-Forwarded-For": client}).status_code
+
+    try:
+        # Someone guesses at one account, then another, from one address.
+        assert [log_in("203.0.113.9", "owner"), log_in("203.0.113.9", "owner")] == [401, 401]
+        assert log_in("203.0.113.9", "manager") == 429  # stopped by address, whatever the name
+        # A coach at the front desk logs in through the same proxy.
+        coach = log_in("198.51.100.4", STAFF_USER, STAFF_PASSWORD)
+        # Trusted, the proxy's header tells them apart; otherwise the header is anybody's to forge, so
+        # every request is the connection's address, the guesser's included.
+        assert coach == (303 if trusted else 429)
+    finally:
+        server.stop()

@@ -593,3 +593,50 @@ def test_live_abandoned_slow_bodies_do_not_block_other_stations(live):
             s.close()
     time.sleep(0.2)
     live.assert_still_serving()
+
+
+def _closed_within(s: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:
+    """Seconds until the server closes `s`, sending it one byte of `trickle` every 0.2 s meanwhile;
+    None if it is still open after `seconds`."""
+    start = time.monotonic()
+    for i in range(int(seconds / 0.2)):
+        if select.select([s], [], [], 0.2)[0]:
+            try:
+                if s.recv(1024) == b"":
+                    return time.monotonic() - start
+            except OSError:  # reset
+                return time.monotonic() - start
+        if i < len(trickle):
+            try:
+                s.sendall(trickle[i:i + 1])
+            except OSError:
+                return time.monotonic() - start
+    return None
+
+
+def test_live_connections_whose_headers_never_arrive_are_closed_but_not_a_wall_screen(tmp_path):
+    db = tmp_path / "gym.db"
+    (mat1,) = provision(db, ["Mat 1"])
+    server = LiveServer(db, write_server_config(tmp_path / "server.toml", header_timeout_s=1.0)).start()
+    try:
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{server.port}{mat1.wall_path}/live", open_timeout=5) as screen:
+            assert json.loads(screen.recv(timeout=5))["mode"] == "idle"
+            # One connects and says nothing; one sends its headers a byte every 0.2 s (slowloris).
+            silent = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            trickle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            head = b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 100
+            with silent, trickle:
+                # Closed between one and two periods of no headers, plus the machine's slack.
+                assert 0.8 < (_closed_within(trickle, 6.0, head) or 99) < 3.5
+                assert _closed_within(silent, 1.0) is not None  # closed meanwhile, if not before
+            # The wall screen, open all this while, still gets what happens on its mat.
+            r = httpx.post(server.url + "/api/v1/events", json={"events": [mat_event("lying")]},
+                           headers={"Authorization": f"Bearer {mat1.token}"}, timeout=5)
+            assert r.status_code == 200
+            assert json.loads(screen.recv(timeout=5))["mode"] == "ready"
+        # And a request made at an ordinary pace is answered.
+        assert httpx.get(server.url + "/api/v1/health", timeout=5).status_code == 200
+    finally:
+        server.stop()

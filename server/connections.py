@@ -1,0 +1,45 @@
+"""uvicorn's HTTP protocol with a deadline for each request's headers.
+
+uvicorn closes a connection idle after a response (`timeout_keep_alive`), but waits for a request's
+headers for ever: a client that connects and says nothing, or sends its headers a byte at a time
+(slowloris), holds its connection, and a few hundred such clients hold every file descriptor the server
+has, so stations and staff can no longer connect. This closes any connection on which no request has
+got as far as its headers for `timeout_s`. A request being answered is never cut, however long it
+takes, and neither is a WebSocket (the wall screens), which has left this protocol by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+
+def with_header_deadline(timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class (httptools or h11, as it chooses), with the deadline."""
+
+    class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            # The request (uvicorn's cycle) seen at the last check: None, before the first one.
+            self._seen = None
+            self._check = asyncio.get_running_loop().call_later(timeout_s, self._deadline)
+
+        def _deadline(self) -> None:
+            transport = self.transport
+            if transport.is_closing() or transport.get_protocol() is not self:  # closed, or a WebSocket now
+                return
+            cycle = self.cycle  # the latest request whose headers arrived
+            answering = cycle is not None and not cycle.response_complete
+            if not answering and cycle is self._seen:
+                # No request's headers arrived in a whole period and none is being answered.
+                transport.close()
+                return
+            self._seen = cycle
+            self._check = asyncio.get_running_loop().call_later(timeout_s, self._deadline)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._check.cancel()
+            super().connection_lost(exc)
+
+    return HeaderDeadline

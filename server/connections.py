@@ -1,11 +1,12 @@
-"""uvicorn's HTTP protocol with a deadline for each request's headers.
+"""uvicorn's HTTP protocol with a deadline for each request's headers and body.
 
-uvicorn closes a connection idle after a response (`timeout_keep_alive`), but waits for a request's
-headers for ever: a client that connects and says nothing, or sends its headers a byte at a time
+uvicorn closes a connection idle after a response (`timeout_keep_alive`), but waits for a request for
+ever: a client that connects and says nothing, or sends its headers or its body a byte at a time
 (slowloris), holds its connection, and a few hundred such clients hold every file descriptor the server
-has, so stations and staff can no longer connect. This closes any connection on which no request has
-got as far as its headers for `timeout_s`. A request being answered is never cut, however long it
-takes, and neither is a WebSocket (the wall screens), which has left this protocol by then.
+has, so stations and staff can no longer connect. This closes a connection on which no request's
+headers have arrived for a whole `timeout_s`, or whose request's body is still arriving after one. A
+request whose body is in is never cut, however long its answer takes, and neither is a WebSocket (the
+wall screens), which has left this protocol by then.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
 def with_header_deadline(timeout_s: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class (httptools or h11, as it chooses), with the deadline."""
+    """uvicorn's HTTP protocol class (httptools or h11, as it chooses), with the deadlines."""
 
     class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.Transport) -> None:
@@ -30,9 +31,10 @@ def with_header_deadline(timeout_s: float) -> type[asyncio.Protocol]:
             if transport.is_closing() or transport.get_protocol() is not self:  # closed, or a WebSocket now
                 return
             cycle = self.cycle  # the latest request whose headers arrived
-            answering = cycle is not None and not cycle.response_complete
-            if not answering and cycle is self._seen:
-                # No request's headers arrived in a whole period and none is being answered.
+            waiting = cycle is None or cycle.response_complete or cycle.more_body
+            if waiting and cycle is self._seen:
+                # A whole period without a new request's headers, while none was being answered or the
+                # last one's body was still arriving.
                 transport.close()
                 return
             self._seen = cycle

@@ -33,7 +33,8 @@ class ServerSettings(BaseModel):
     password_cost: int = Field(2**14, ge=2**10)
     # The wall screen switches from "set" to "rest" after this long without a rep.
     rest_after_s: float = Field(8.0, gt=0)
-    # A connection on which no request's headers arrive for this long is closed (server/connections.py).
+    # A connection on which no request's headers arrive for this long, or whose request's body is still
+    # arriving after it, is closed (server/connections.py).
     header_timeout_s: float = Field(10.0, gt=0)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed.
     # Behind one, every client otherwise has the proxy's address, and the login throttle, which counts

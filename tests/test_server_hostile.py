@@ -614,7 +614,7 @@ def _closed_within(s: socket.socket, seconds: float, trickle: bytes = b"") -> fl
     return None
 
 
-def test_live_connections_whose_headers_never_arrive_are_closed_but_not_a_wall_screen(tmp_path):
+def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_screen(tmp_path):
     db = tmp_path / "gym.db"
     (mat1,) = provision(db, ["Mat 1"])
     server = LiveServer(db, write_server_config(tmp_path / "server.toml", header_timeout_s=1.0)).start()
@@ -623,13 +623,19 @@ def test_live_connections_whose_headers_never_arrive_are_closed_but_not_a_wall_s
 
         with connect(f"ws://127.0.0.1:{server.port}{mat1.wall_path}/live", open_timeout=5) as screen:
             assert json.loads(screen.recv(timeout=5))["mode"] == "idle"
-            # One connects and says nothing; one sends its headers a byte every 0.2 s (slowloris).
+            # One connects and says nothing; one sends its headers a byte every 0.2 s (slowloris); one
+            # its body, to the login form anyone may post to.
             silent = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             trickle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            slow_body = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             head = b"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 100
-            with silent, trickle:
-                # Closed between one and two periods of no headers, plus the machine's slack.
+            slow_body.sendall(b"POST /staff/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n"
+                              b"Content-Type: application/x-www-form-urlencoded\r\n\r\nusername=")
+            with silent, trickle, slow_body:
+                # Closed between one and two periods, plus the machine's slack.
                 assert 0.8 < (_closed_within(trickle, 6.0, head) or 99) < 3.5
+                body_closed = _closed_within(slow_body, 4.0, b"a" * 100)  # its clock started meanwhile
+                assert body_closed is not None and body_closed < 3.5 - 0.8
                 assert _closed_within(silent, 1.0) is not None  # closed meanwhile, if not before
             # The wall screen, open all this while, still gets what happens on its mat.
             r = httpx.post(server.url + "/api/v1/events", json={"events": [mat_event("lying")]},
@@ -640,3 +646,5 @@ def test_live_connections_whose_headers_never_arrive_are_closed_but_not_a_wall_s
         assert httpx.get(server.url + "/api/v1/health", timeout=5).status_code == 200
     finally:
         server.stop()
+    log = db.with_suffix(".log").read_text()
+    assert "Traceback" not in log, log[-3000:]

@@ -16,10 +16,10 @@ import asyncio
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
-def with_header_deadline(timeout_s: float) -> type[asyncio.Protocol]:
+def with_slow_client_deadline(timeout_s: float) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol class (httptools or h11, as it chooses), with the deadlines."""
 
-    class HeaderDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    class SlowClientDeadline(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             # The request (uvicorn's cycle) seen at the last check: None, before the first one.
@@ -44,4 +44,4 @@ def with_header_deadline(timeout_s: float) -> type[asyncio.Protocol]:
             self._check.cancel()
             super().connection_lost(exc)
 
-    return HeaderDeadline
+    return SlowClientDeadline

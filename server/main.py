@@ -21,12 +21,12 @@ def uvicorn_config(app: FastAPI, settings: ServerSettings) -> uvicorn.Config:
     """How uvicorn serves the app, for `matcoach server` and the demo alike."""
     import uvicorn
 
-    from server.connections import with_header_deadline
+    from server.connections import with_slow_client_deadline
 
     # Forwarded headers only from the configured proxies: uvicorn's default trusts them from 127.0.0.1,
     # that is from any program on the server's own machine.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                          http=with_header_deadline(settings.header_timeout_s),
+                          http=with_slow_client_deadline(settings.slow_client_timeout_s),
                           proxy_headers=bool(settings.trusted_proxies),
                           forwarded_allow_ips=settings.trusted_proxies or None, ws_max_size=64 * 1024)
 

@@ -35,7 +35,7 @@ class ServerSettings(BaseModel):
     rest_after_s: float = Field(8.0, gt=0)
     # A connection on which no request's headers arrive for this long, or whose request's body is still
     # arriving after it, is closed (server/connections.py).
-    header_timeout_s: float = Field(10.0, gt=0)
+    slow_client_timeout_s: float = Field(10.0, gt=0)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed.
     # Behind one, every client otherwise has the proxy's address, and the login throttle, which counts
     # failures per address, would lock all staff out for one guesser. Headers from anyone else are

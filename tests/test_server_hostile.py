@@ -617,7 +617,7 @@ def _closed_within(s: socket.socket, seconds: float, trickle: bytes = b"") -> fl
 def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_screen(tmp_path):
     db = tmp_path / "gym.db"
     (mat1,) = provision(db, ["Mat 1"])
-    server = LiveServer(db, write_server_config(tmp_path / "server.toml", header_timeout_s=1.0)).start()
+    server = LiveServer(db, write_server_config(tmp_path / "server.toml", slow_client_timeout_s=1.0)).start()
     try:
         from websockets.sync.client import connect
 

@@ -40,13 +40,10 @@ def serve(settings: ServerSettings) -> None:
     app = create_app(store, settings)
     print(f"matcoach server on http://{settings.host}:{settings.port}  (status page /staff, "
           f"database {settings.database_url})", flush=True)
-    server = uvicorn.Server(uvicorn_config(app, settings))
     try:
-        server.run()
+        uvicorn.Server(uvicorn_config(app, settings)).run()  # an address it cannot bind: exit 3, said why
     finally:
         store.close()
-    if not server.started:  # uvicorn has said why (the app failed to start; a bad address exits in it)
-        raise SettingsError(f"the server could not start on {settings.host}:{settings.port}")
 
 
 def add_station(settings: ServerSettings, name: str) -> tuple[str, str, str]:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect
 
 from matcoach.wire import FAULTS, MAX_BATCH
 from server import admin
@@ -619,8 +620,6 @@ def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_
     (mat1,) = provision(db, ["Mat 1"])
     server = LiveServer(db, write_server_config(tmp_path / "server.toml", slow_client_timeout_s=1.0)).start()
     try:
-        from websockets.sync.client import connect
-
         with connect(f"ws://127.0.0.1:{server.port}{mat1.wall_path}/live", open_timeout=5) as screen:
             assert json.loads(screen.recv(timeout=5))["mode"] == "idle"
             # One connects and says nothing; one sends its headers a byte every 0.2 s (slowloris); one

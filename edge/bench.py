@@ -221,7 +221,7 @@ def _pipeline(model: OnnxPoseBackend, process: ModelProcess, frames: Iterable[tu
     n = len(found)
     stage_ms = {"capture_decode": 1000 * sum(s for s, _ in decoded[:n]) / n, "plan": 1000 * runner.plan_s / n,
                 **{k: 1000 * v / n for k, v in model.stage_s.items()}, "analysis": 1000 * analysis_s / n}
-    model_s = noted.bare_seconds()  # (after the stages: these calls count in the model's own)
+    model_s = noted.bare_seconds()  # only now: its calls add to the model's stage times
     # The core capture shares with the loop, frame by frame: its CPU against the same frame's bare calls.
     # Through a run of frames where it needs more, the model waits for it however the pipeline is
     # arranged: the frames decoded ahead and those queued in the model carry only a few.

@@ -86,8 +86,8 @@ class _Standin:
         self.name, self.input_size, self.dynamic = backend.name, backend.input_size, backend.dynamic
 
     def prepare(self, image: np.ndarray, roi: Roi | None = None,
-                size: tuple[int, int] | None = None) -> Prepared:
-        return self.backend.prepare(image, roi, size)
+                size: tuple[int, int] | None = None, turn: int = 0) -> Prepared:
+        return self.backend.prepare(image, roi, size, turn)
 
     def run(self, prepared: Prepared) -> np.ndarray:
         raise NotImplementedError
@@ -96,8 +96,8 @@ class _Standin:
         raise NotImplementedError
 
     def infer(self, image: np.ndarray, roi: Roi | None = None,
-              size: tuple[int, int] | None = None) -> list[Person]:
-        prepared = self.prepare(image, roi, size)
+              size: tuple[int, int] | None = None, turn: int = 0) -> list[Person]:
+        prepared = self.prepare(image, roi, size, turn)
         return self.finish(prepared, self.run(prepared))
 
 
@@ -113,8 +113,8 @@ class _Noted(_Standin):
         self.call_s: list[float] = []  # every call's seconds, bare, in the last `bare_seconds`
 
     def prepare(self, image: np.ndarray, roi: Roi | None = None,
-                size: tuple[int, int] | None = None) -> Prepared:
-        prepared = self.backend.prepare(image, roi, size)
+                size: tuple[int, int] | None = None, turn: int = 0) -> Prepared:
+        prepared = self.backend.prepare(image, roi, size, turn)
         self.shapes.append(prepared.blob.shape)
         self.blobs.setdefault(prepared.blob.shape, prepared)
         return prepared

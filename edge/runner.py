@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from edge import cores
-from edge.people import Person
+from edge.people import HIPS, SHOULDERS, Person
 from edge.pose import STRIDE, PoseBackend, Prepared, Roi, clip_roi, crop_around, expand_to_aspect
 from edge.pose_check import iou
 
@@ -58,10 +58,11 @@ LOOKAHEAD_FRAMES = 2
 
 
 class Crop:
-    """A region and the model input size it is shown at; `people` are the followed people inside."""
+    """A region, the model input size it is shown at and how it is turned (`edge.pose.letterbox`);
+    `people` are the followed people inside."""
 
-    def __init__(self, roi: Roi, size: tuple[int, int], people: list[Person]) -> None:
-        self.roi, self.size, self.people = roi, size, people
+    def __init__(self, roi: Roi, size: tuple[int, int], people: list[Person], turn: int = 0) -> None:
+        self.roi, self.size, self.people, self.turn = roi, size, people, turn
 
     @property
     def cost(self) -> int:
@@ -69,8 +70,9 @@ class Crop:
 
 
 def sized_crop(roi: Roi, person_long: float, frame_shape: tuple[int, ...], people: list[Person],
-               max_side: int = 640) -> Crop:
-    """`roi` grown to the aspect of an input where a person `person_long` pixels long is PERSON_PX.
+               max_side: int = 640, turn: int = 0) -> Crop:
+    """`roi` grown to the aspect of an input where a person `person_long` pixels long is PERSON_PX,
+    turned a quarter when `turn` is ±1 (the input is then as tall as the region is wide).
 
     Never upscaled: a small person keeps their pixels. Growing (rather than letterboxing) fills the
     input with real image, so limbs that stray past the box stay visible.
@@ -79,7 +81,29 @@ def sized_crop(roi: Roi, person_long: float, frame_shape: tuple[int, ...], peopl
     scale = min(1.0, PERSON_PX / max(person_long, 1.0))
     w = min(max_side, STRIDE * max(1, math.ceil((x2 - x1) * scale / STRIDE)))
     h = min(max_side, STRIDE * max(1, math.ceil((y2 - y1) * scale / STRIDE)))
-    return Crop(expand_to_aspect(roi, w / h, frame_shape), (w, h), people)
+    region = expand_to_aspect(roi, w / h, frame_shape)
+    return Crop(region, (h, w) if turn else (w, h), people, turn)
+
+
+def upright_turn(person: Person, min_conf: float = 0.3) -> int:
+    """The quarter turn that stands `person` upright, head up, when they lie along the image (their
+    torso within 45° of horizontal): 1 when their head is to the right, -1 to the left, else 0.
+
+    YOLO pose models learnt people upright. On a body lying on its back with the legs raised they
+    misplace knees, merge the legs and take a raised leg for an arm (the real clips of
+    `../shared/footage/`); turned upright, the same body is a person sitting with the legs forward,
+    which they know (docs/keypoints.md has the measurements).
+    """
+    k = person.keypoints
+    shoulders, hips = k[list(SHOULDERS)], k[list(HIPS)]
+    if shoulders[:, 2].max() < min_conf or hips[:, 2].max() < min_conf:
+        return 0
+    head = shoulders[shoulders[:, 2].argmax(), :2]
+    seat = hips[hips[:, 2].argmax(), :2]
+    dx, dy = head - seat
+    if abs(dx) <= abs(dy):
+        return 0
+    return 1 if dx > 0 else -1
 
 
 def _long_side(bbox: np.ndarray) -> float:
@@ -87,11 +111,13 @@ def _long_side(bbox: np.ndarray) -> float:
 
 
 def plan_crops(people: list[Person], frame_shape: tuple[int, ...],
-               regions: list[np.ndarray] | None = None) -> list[Crop]:
+               regions: list[np.ndarray] | None = None, upright: bool = True) -> list[Crop]:
     """One crop per person (around their box, or around `regions` when given: where they are heading),
-    then merged pairwise while a merged crop costs less than its two parts."""
+    turned to stand them upright unless `upright` is off, then merged pairwise while a merged crop costs
+    less than its two parts."""
     boxes = regions if regions is not None else [p.bbox for p in people]
-    crops = [sized_crop(crop_around(box, frame_shape, CROP_MARGIN), _long_side(p.bbox), frame_shape, [p])
+    crops = [sized_crop(crop_around(box, frame_shape, CROP_MARGIN), _long_side(p.bbox), frame_shape, [p],
+                        turn=upright_turn(p) if upright else 0)
              for p, box in zip(people, boxes, strict=True)]
     merged = True
     while merged and len(crops) > 1:
@@ -99,11 +125,14 @@ def plan_crops(people: list[Person], frame_shape: tuple[int, ...],
         for i in range(len(crops)):
             for j in range(i + 1, len(crops)):
                 a, b = crops[i], crops[j]
+                if a.turn != b.turn:  # one input cannot stand both upright
+                    continue
                 union = (min(a.roi[0], b.roi[0]), min(a.roi[1], b.roi[1]),
                          max(a.roi[2], b.roi[2]), max(a.roi[3], b.roi[3]))
                 together = a.people + b.people
                 # At the scale the smallest of them needs, so nobody is shown below PERSON_PX.
-                both = sized_crop(union, min(_long_side(p.bbox) for p in together), frame_shape, together)
+                both = sized_crop(union, min(_long_side(p.bbox) for p in together), frame_shape, together,
+                                  turn=a.turn)
                 if both.cost < a.cost + b.cost:
                     crops[i] = both
                     del crops[j]
@@ -140,6 +169,7 @@ class Call:
     size: tuple[int, int]
     kind: str  # "crop" (followed people), "motion" (around what moved) or "scan" (the whole frame)
     seeds: list[Person]
+    turn: int = 0  # the region turned a quarter so a lying person stands upright (`upright_turn`)
 
 
 class ModelCalls(Protocol):
@@ -201,11 +231,13 @@ class CropRunner:
     """
 
     def __init__(self, crop: PoseBackend, scan: PoseBackend, scan_every_s: float = 2.0,
-                 max_followed: int = 3, scan_side: int = 640) -> None:
+                 max_followed: int = 3, scan_side: int = 640, upright: bool = True) -> None:
         self.crop = crop
         self.scan = scan
         self.scan_every_s = scan_every_s
         self.max_followed = max_followed
+        # Crops around a person lying along the image are turned to stand them upright (`upright_turn`).
+        self.upright = upright
         # A scan shows the whole frame this large (a fixed-size scan model decides for itself).
         self.scan_side = scan_side
         self._seen: list[Person] = []
@@ -220,15 +252,16 @@ class CropRunner:
 
     def _crops(self, shape: tuple[int, ...]) -> list[Crop]:
         if self.crop.dynamic:
-            return plan_crops(self._seen, shape, self._ahead)
+            return plan_crops(self._seen, shape, self._ahead, self.upright)
         # A fixed-size model: one crop per person at its input's aspect, as the model card measured.
-        return [self._fixed_crop(crop_around(box, shape), shape, [p])
+        return [self._fixed_crop(crop_around(box, shape), shape, [p], upright_turn(p) if self.upright else 0)
                 for p, box in zip(self._seen, self._ahead, strict=True)]
 
-    def _fixed_crop(self, roi: Roi, shape: tuple[int, ...], people: list[Person]) -> Crop:
-        """`roi` grown to a fixed-size model's input aspect (letterboxing would fill it with grey)."""
+    def _fixed_crop(self, roi: Roi, shape: tuple[int, ...], people: list[Person], turn: int = 0) -> Crop:
+        """`roi` grown to a fixed-size model's input aspect, turned or not (letterboxing would fill it
+        with grey)."""
         w, h = self.crop.input_size
-        return Crop(expand_to_aspect(roi, w / h, shape), (w, h), people)
+        return Crop(expand_to_aspect(roi, h / w if turn else w / h, shape), (w, h), people, turn)
 
     def _moved(self, image: np.ndarray, rois: list[Roi]) -> tuple[float, Roi | None]:
         """Share of the pixels outside `rois` that changed since the last frame, and their full-frame box."""
@@ -276,7 +309,7 @@ class CropRunner:
             size = fit_size(image.shape, self.scan_side) if self.scan.dynamic else self.scan.input_size
             calls = [Call(self.scan, None, size, "scan", [])]
         else:
-            calls = [Call(self.crop, c.roi, c.size, "crop", c.people) for c in crops]
+            calls = [Call(self.crop, c.roi, c.size, "crop", c.people, c.turn) for c in crops]
             if moved is not None:
                 calls.append(self._motion_call(image, moved))
         for call in calls:
@@ -308,7 +341,7 @@ class CropRunner:
         return people
 
     def infer(self, t: float, image: np.ndarray) -> list[Person]:
-        job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
+        job = [(c, c.backend.prepare(image, c.roi, c.size, c.turn)) for c in self.plan(t, image)]
         return self._finish(job, [c.backend.run(p) for c, p in job])
 
     def _finish(self, job: list[tuple[Call, Prepared]], outputs: list[np.ndarray]) -> list[Person]:
@@ -341,7 +374,7 @@ class CropRunner:
                     settled: list[tuple[float, np.ndarray, list[Person]]] = []
                     while in_flight and (len(in_flight) >= LOOKAHEAD_FRAMES or not self._seen):
                         settled.append(finish(*in_flight.popleft()))
-                    job = [(c, c.backend.prepare(image, c.roi, c.size)) for c in self.plan(t, image)]
+                    job = [(c, c.backend.prepare(image, c.roi, c.size, c.turn)) for c in self.plan(t, image)]
                     calls.put([(1 if c.kind == "scan" else 0, p) for c, p in job])
                     in_flight.append((t, image, job))
                     # Handed on only now: the caller's analysis runs while the model has work queued.

@@ -50,7 +50,8 @@ def test_letterbox_maps_points_both_ways_exactly() -> None:
     image = np.zeros((100, 200, 3), np.uint8)
     padded, lb = letterbox(image, (64, 64))
     assert padded.shape == (64, 64, 3)
-    assert lb == Letterbox(scale_x=0.32, scale_y=0.32, pad_x=0, pad_y=16, offset_x=0, offset_y=0)
+    assert lb == Letterbox(scale_x=0.32, scale_y=0.32, pad_x=0, pad_y=16, offset_x=0, offset_y=0, width=200,
+                           height=100)
     pts = np.array([[0, 0], [200, 100], [100, 50]], np.float32)
     np.testing.assert_allclose(lb.to_input(pts), [[0, 16], [64, 48], [32, 32]], atol=1e-5)
     np.testing.assert_allclose(lb.to_image(lb.to_input(pts)), pts, atol=1e-4)
@@ -74,6 +75,35 @@ def test_letterbox_pixels_land_where_the_mapping_says() -> None:
     centre = lb.to_input(np.array([[105, 45]], np.float32))[0]
     assert abs(xs.mean() + 0.5 - centre[0]) < 0.5 and abs(ys.mean() + 0.5 - centre[1]) < 0.5
     assert (padded[:25] == 114).all() and (padded[75:] == 114).all()
+
+
+@pytest.mark.parametrize("turn", [1, -1])
+def test_a_turned_region_stands_its_right_or_left_side_up_and_maps_back(turn: int) -> None:
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[100:110, 290:300] = 255  # a bright spot near the region's right end
+    roi = (100, 80, 300, 180)  # 200 wide, 100 tall: tall once turned
+    padded, lb = letterbox(image, (64, 128), roi=roi, turn=turn)
+    assert padded.shape == (128, 64, 3)
+    # Turned counter-clockwise (1) the region's right end is at the top of the input; clockwise, the bottom.
+    ys, xs = np.nonzero(padded[..., 0] > 127)
+    assert (ys.mean() < 32) if turn == 1 else (ys.mean() > 96)
+    centre = lb.to_input(np.array([[295, 105]], np.float32))[0]
+    assert abs(xs.mean() + 0.5 - centre[0]) < 0.6 and abs(ys.mean() + 0.5 - centre[1]) < 0.6
+    pts = np.array([[100, 80], [300, 180], [150, 130]], np.float32)
+    np.testing.assert_allclose(lb.to_image(lb.to_input(pts)), pts, atol=1e-3)
+
+
+def test_a_box_found_in_a_turned_region_is_a_box_in_the_frame() -> None:
+    _, lb = letterbox(np.zeros((300, 400, 3), np.uint8), (64, 128), roi=(100, 80, 300, 180), turn=1)
+    corners = lb.to_input(np.array([[120, 90], [280, 170]], np.float32))
+    box = np.concatenate([corners.min(0) + 1, corners.max(0) - 1])  # a box a pixel inside them
+    row = np.zeros((1, 56, 1), np.float32)
+    row[0, :4, 0] = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]]
+    row[0, 4, 0] = 0.9
+    (found,) = decode(row, lb, (300, 400, 3), 0.25, 0.7, 10)
+    x1, y1, x2, y2 = found.bbox
+    assert x1 < x2 and y1 < y2
+    assert abs(x1 - 120) < 3 and abs(x2 - 280) < 3 and abs(y1 - 90) < 3 and abs(y2 - 170) < 3
 
 
 def test_roi_outside_the_frame_is_an_error() -> None:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from edge import cores
-from edge.people import Person
+from edge.people import HIPS, SHOULDERS, Person
 from edge.pose import PoseError
-from edge.runner import PERSON_PX, CropRunner, plan_crops
+from edge.runner import PERSON_PX, CropRunner, plan_crops, upright_turn
 
 
 def person(x1: float, y1: float, x2: float, y2: float) -> Person:
@@ -33,8 +33,10 @@ class Fake:
         self.dynamic = dynamic
         self.input_size = input_size
         self.calls: list[tuple] = []
+        self.turns: list[int] = []
 
-    def prepare(self, image, roi=None, size=None):
+    def prepare(self, image, roi=None, size=None, turn=0):
+        self.turns.append(turn)
         return (roi, size or self.input_size)
 
     def run(self, prepared):
@@ -44,8 +46,8 @@ class Fake:
     def finish(self, prepared, output):
         return output
 
-    def infer(self, image, roi=None, size=None):
-        prepared = self.prepare(image, roi, size)
+    def infer(self, image, roi=None, size=None, turn=0):
+        prepared = self.prepare(image, roi, size, turn)
         return self.finish(prepared, self.run(prepared))
 
 
@@ -230,3 +232,33 @@ def test_a_model_failure_in_the_stream_reaches_the_caller_and_stops_the_model_th
             break
         threading.Event().wait(0.02)
     assert not any(t.name == "pose-model" for t in threading.enumerate())
+
+
+def lying(head_x: float, seat_x: float, y: float = 480.0) -> Person:
+    """A person lying along the image, shoulders at head_x and hips at seat_x."""
+    p = person(min(head_x, seat_x) - 60, y - 50, max(head_x, seat_x) + 260, y + 50)
+    p.keypoints[list(SHOULDERS), :2] = head_x, y
+    p.keypoints[list(HIPS), :2] = seat_x, y + 5
+    return p
+
+
+def test_a_lying_member_is_shown_to_the_model_upright_head_up():
+    # YOLO pose models learnt people upright; lying with the legs raised they misplace knees and merge
+    # legs (docs/keypoints.md). The crop is turned a quarter so the head is at the top.
+    head_right, head_left = lying(800.0, 600.0), lying(500.0, 700.0)
+    assert upright_turn(head_right) == 1 and upright_turn(head_left) == -1
+    assert upright_turn(person(100, 100, 160, 400)) == 0  # standing (its keypoints: all at the centre)
+    for member, turn in ((head_right, 1), (head_left, -1)):
+        model = Fake(seen_by(member))
+        runner = CropRunner(model, model)
+        for i in range(5):
+            runner.infer(i / 30, frame())
+        assert model.turns[0] == 0 and set(model.turns[1:]) == {turn}  # the scan is not turned
+        (crop,) = plan_crops([member], (720, 1280, 3))
+        w, h = crop.size
+        assert h > w  # the wide region is shown tall
+        model = Fake(seen_by(member))
+        runner = CropRunner(model, model, upright=False)
+        for i in range(5):
+            runner.infer(i / 30, frame())
+        assert set(model.turns) == {0}

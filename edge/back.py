@@ -16,8 +16,10 @@ between reps is not read as a lift. Pixels become centimetres by the trunk's len
 Why a background model and not a segmentation network: a second network per frame would cost more
 than the pose model, and the empty mat is seen every time nobody is on it. Limits: clothing the
 colour of what is behind the trunk hides its edges (the reading is then low or missing, never high);
-a bystander overlapping the span makes the frame unread rather than guessed; breathing moves the belly
-by up to ~0.8 cm, which sets how small a lift can be called.
+a bystander overlapping the span makes the frame unread rather than guessed; so does a picture the empty
+scene cannot be compared with (black, a fade, a covered lens, light changed beyond what one gain explains),
+until the same room is back or a changed one has been learnt again; breathing moves the belly by up to
+~0.8 cm, which sets how small a lift can be called.
 
 Frames are used only here, on the station, and only the lift in centimetres leaves this module.
 """
@@ -187,6 +189,41 @@ def _rises(mine: list[BackProfile], base: BackProfile, edges: tuple[Edge, ...] =
     return _steady([(p.t, rise_cm(p, base, edges)) for p in mine])
 
 
+# The light of a frame is judged on a sparse grid of the scene, every GRID-th small pixel each way:
+# a few thousand points, enough for a median and a share at a fraction of the measurement's cost.
+GRID = 8
+# A frame darker than this (median B + G + R over the grid, of 765) or flatter (the spread between the
+# grid's 10th and 90th percentiles) is no picture of the room: lights off, a fade from or to black, a
+# towel over the lens. Noise and compression draw edges of their own in it, so nothing is read or learnt.
+DARK = 3 * 12.0
+FLAT = 3 * 8.0
+# The gain (this frame's light over the model's) is followed within this range. Beyond it the model,
+# scaled, no longer predicts the room: its rounding and noise scale with it, and the body's contrast
+# against the room sinks under the difference level or saturates, so edges go missing or wander.
+GAIN_RANGE = (0.4, 2.5)
+# A point of the background in view does not fit the model when, at the frame's gain, its B + G + R
+# differs from the model's by more than a difference level per channel and by more than this share...
+MISFIT_RELATIVE = 0.2
+# ... and the frame does not fit when more than this share of them do not: the camera moved, the light
+# changed unevenly (one bank of lamps off), something covers the lens. Measured on the footage's clips
+# (their room, the people the pose model missed, compression): at most 0.21, typically under 0.05; half
+# the room's light halved, 0.55; a blurred, greyed picture (a cloth over the lens) 0.38.
+MISFIT_SHARE = 0.3
+# A picture that has not fitted the model for this long shows a new room: the model is dropped and
+# learnt again from that picture. Shorter, and a camera's exposure still settling would throw it away.
+RELEARN_S = 2.0
+# Fewer background points in view than this tell nothing about the light.
+MIN_POINTS = 50
+# A channel at or over this is (nearly) saturated: it no longer grows with the light.
+SATURATED = 250
+
+
+# What a frame is to the empty scene: no picture of the room at all (dark, flat); a picture that cannot be
+# compared with the model (there is none yet, or too little background in view, or all of it saturated);
+# one the model does not fit at any gain in GAIN_RANGE; or one it fits, at the frame's gain.
+View = Literal["dark", "unjudged", "misfit", "fits"]
+
+
 class EmptyScene:
     """A running picture of the scene without people, at reduced resolution.
 
@@ -195,6 +232,12 @@ class EmptyScene:
     view, following lighting changes. Only the few pixels a measurement needs are taken from each frame.
     A small pixel is the mean of a whole block of frame pixels: a block mean is several times cheaper
     to compute than a resize to an arbitrary width.
+
+    Each frame used is judged first (`light`): only one the model fits is learnt from or measured. So the
+    lights going off, a covered lens or a fade pause the measurement, and the same room coming back
+    resumes it at once. A picture the model keeps not fitting for RELEARN_S (the light changed unevenly
+    or stepped beyond what a gain follows, the camera moved) is a new room: the model is learnt again
+    from it, and whoever lies on the mat meanwhile stays unread until the mat is seen empty there.
     """
 
     def __init__(self, config: BackConfig) -> None:
@@ -202,35 +245,77 @@ class EmptyScene:
         self.background: np.ndarray | None = None  # float32, small, at the first exposure
         self.learned: np.ndarray | None = None  # bool, small: pixels seen empty at least once
         self.block = 1  # frame pixels per small pixel, each way
+        self.relearned = 0  # how many times the model was dropped for a room it no longer fits
         self._frames = 0
         self._empty_run = 0
+        self._judged = -1  # the frame `_view` and `_gain` were judged on
+        self._view: View = "dark"
         self._gain = 1.0
-        self._gain_frame = -1  # the frame `_gain` was measured on
+        self._misfit_since: float | None = None  # start of the run of pictures the model does not fit
+        self._born = 0.0  # when the model was first learnt
+        self._version = 0  # counts the model's changes
+        self._grid: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # `_model_grid`
+        # The last frame looked at, its pixels and their B + G + R on the judging grid, and whether it is
+        # a picture (see `_picture`).
+        self._looked: tuple[int, np.ndarray, np.ndarray, bool] = (-1, np.empty(0), np.empty(0), False)
 
     @property
     def scale(self) -> float:
         """Small-image pixels per frame pixel."""
         return 1 / self.block
 
-    def observe(self, image: np.ndarray, people: list[Person]) -> None:
+    def observe(self, t: float, image: np.ndarray, people: list[Person]) -> None:
         """Take in a frame; every few frames, learn what is empty in it."""
         self.block = max(1, image.shape[1] // self.config.model_width)
         self._frames += 1
-        # A frame with nobody in it right after frames with people is more likely the pose model
-        # missing them than the scene being empty: learning it would paint a ghost of them in.
-        self._empty_run = 0 if people else self._empty_run + 1
-        if not people and self._empty_run < self.config.empty_frames:
+        small_shape = (image.shape[0] // self.block, image.shape[1] // self.block)
+        if self.background is not None and self.background.shape[:2] != small_shape:
+            # The camera came back in another mode (or another camera): a model of another picture.
+            self.background = self.learned = None
+            self.relearned += 1
+        learning_frame = self.background is None or self._frames % self.config.model_every == 0
+        if people:
+            self._empty_run = 0
+            if not learning_frame:
+                return
+        elif self._picture(image):
+            # A frame with nobody in it right after frames with people is more likely the pose model
+            # missing them than the scene being empty: learning it would paint a ghost of them in.
+            self._empty_run += 1
+            if self._empty_run < self.config.empty_frames or not learning_frame:
+                return
+        else:
+            # Nobody detected in the dark proves nothing about the mat, and darkness is no new room.
+            self._empty_run = 0
+            self._misfit_since = None
             return
-        if self.background is not None and self._frames % self.config.model_every:
+        self.light(image, people)
+        if self._view == "dark":
+            self._misfit_since = None
             return
+        if self._view == "misfit":
+            if self._misfit_since is None or t < self._misfit_since:
+                self._misfit_since = t
+            # Not learnt while it may be the exposure settling or a passing shadow. But a model learnt
+            # moments ago, in a light that was still changing (a fade in, a camera's exposure settling at
+            # start), is replaced at once: waiting would only keep the mat unread for longer.
+            if t - self._misfit_since < RELEARN_S and t - self._born >= RELEARN_S:
+                return
+            self.background = self.learned = None  # a new room: learnt from this picture, below
+            self.relearned += 1
+        elif self._view == "unjudged" and self.background is not None:
+            return  # its light is unknown, so it cannot be blended in at the model's exposure
+        self._misfit_since = None
+        self._version += 1
         small = self._shrink(image, 0, 0, image.shape[1] // self.block, image.shape[0] // self.block)
         free = self._free(small.shape, people)
-        if self.background is None:
+        if self.background is None or self.learned is None:
             self.background = small.astype(np.float32)
             self.learned = free.copy()
+            self._born = t
+            self._judged = -1  # judged against no model: judged again against this one if asked
             return
-        assert self.learned is not None
-        gain, rate = self.gain(image, people), self.config.model_rate
+        gain, rate = self._gain, self.config.model_rate
         # Seen empty before: blended in slowly, at the model's exposure. One blend of the whole image,
         # then the people's boxes put back, costs a third of a masked blend and touches memory once
         # (this runs beside the pose model, which slows down when its memory is shared).
@@ -246,20 +331,21 @@ class EmptyScene:
             self.background[fresh] = small[fresh] * np.float32(1 / gain)
         self.learned |= free
 
-    def gain(self, image: np.ndarray, people: list[Person]) -> float:
-        """This frame's light over the model's, measured once per frame and only when asked for."""
-        if self.background is not None and self._gain_frame != self._frames:
-            self._gain = self._measure_gain(image, people)
-            self._gain_frame = self._frames
-        return self._gain
+    def light(self, image: np.ndarray, people: list[Person]) -> float | None:
+        """This frame's light over the model's (its gain) when the model fits the frame; None when the
+        frame cannot be compared with it. Judged once per frame and only when asked for."""
+        if self._judged != self._frames:
+            self._view, self._gain = self._judge(image, people)
+            self._judged = self._frames
+        return self._gain if self._view == "fits" else None
 
-    def patch(self, image: np.ndarray, people: list[Person], x0: int, y0: int, x1: int, y1: int
+    def patch(self, image: np.ndarray, gain: float, x0: int, y0: int, x1: int, y1: int
               ) -> tuple[np.ndarray, np.ndarray]:
-        """The frame's pixels over a region of the small image, and the empty scene's there at today's
-        light, both as float32 small-image patches."""
+        """The frame's pixels over a region of the small image, and the empty scene's there at the
+        frame's light (`gain`, from `light`), both as float32 small-image patches."""
         assert self.background is not None
         now = self._shrink(image, x0, y0, x1, y1).astype(np.float32)
-        return now, self.gain(image, people) * self.background[y0:y1, x0:x1]
+        return now, _saturate(gain * self.background[y0:y1, x0:x1])
 
     def _shrink(self, image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """A region of the small image, each pixel the mean of its block of frame pixels."""
@@ -286,17 +372,68 @@ class EmptyScene:
                           slice(max(0, int(x1 - m)), max(0, int(x2 + m + 1)))))
         return boxes
 
-    def _measure_gain(self, image: np.ndarray, people: list[Person]) -> float:
-        """Brightness now over brightness in the model, on a sparse grid of background in view."""
-        assert self.background is not None
-        step = 8
-        bg = _channel_sum(self.background[::step, ::step])
-        grid = step * self.block
-        now = _channel_sum(image[:bg.shape[0] * grid:grid, :bg.shape[1] * grid:grid])
-        keep = self._free(self.background.shape, people, step) & (bg > 30)
-        if keep.sum() < 50:
-            return self._gain
-        return float(np.median(now[keep] / bg[keep]))
+    def _judge(self, image: np.ndarray, people: list[Person]) -> tuple[View, float]:
+        """What the frame is to the model, and its gain (1.0 unless it fits), on a sparse grid: the gain
+        is the median ratio of brightness now to brightness in the model over the background in view,
+        and the model fits when, at that gain, it predicts nearly all of that background."""
+        if not self._picture(image):
+            return "dark", 1.0
+        _, view, now, _ = self._looked
+        if self.background is None or self.learned is None:
+            return "unjudged", 1.0
+        model, bg, usable, model_exposed = self._model_grid()
+        keep = self._free(self.background.shape, people, GRID) & usable
+        # The gain is read where neither the frame nor the model is saturated: a pixel white in both
+        # says nothing about how much brighter the room became (with them, a doubled light read as x1.6,
+        # and the mat, predicted too dark, as body).
+        exposed = keep & model_exposed & (_channel_max(view) < SATURATED)
+        if exposed.sum() < MIN_POINTS:
+            return "unjudged", 1.0
+        gain = float(np.median(now[exposed] / bg[exposed]))
+        if not GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]:
+            return "misfit", 1.0
+        # What the model predicts at this gain, each channel saturating where the sensor does.
+        b, g, r = (np.minimum(gain * model[..., c], np.float32(255.0)) for c in range(3))
+        predicted = b + g + r
+        error = np.abs(now - predicted)[keep]
+        misfit = (error > 3 * self.config.difference_level) & (error > MISFIT_RELATIVE * predicted[keep])
+        return ("fits", gain) if misfit.mean() <= MISFIT_SHARE else ("misfit", 1.0)
+
+    def _picture(self, image: np.ndarray) -> bool:
+        """Whether the frame is a picture of the room at all (not dark, not flat), from its own pixels on
+        the judging grid, which are kept for `_judge`. Once per frame: the cheap half of judging it."""
+        if self._looked[0] != self._frames:
+            grid = GRID * self.block
+            rows, cols = image.shape[0] // self.block, image.shape[1] // self.block  # the small image's
+            view = image[:rows * self.block:grid, :cols * self.block:grid]
+            now = _channel_sum(view)
+            n = now.size
+            ranks = (n // 10, n // 2, n * 9 // 10)
+            low, mid, high = np.partition(now.ravel(), ranks)[list(ranks)]
+            self._looked = (self._frames, view, now, bool(mid >= DARK and high - low >= FLAT))
+        return self._looked[3]
+
+    def _model_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The model on the judging grid: its pixels, their B + G + R, where it can be compared with a
+        frame (learnt, and not black), and where no channel is saturated. Kept until the model next
+        changes: most frames are judged without anything being learnt."""
+        if self._grid is None or self._grid[0] != self._version:
+            assert self.background is not None and self.learned is not None
+            model = np.ascontiguousarray(self.background[::GRID, ::GRID])
+            bg = _channel_sum(model)
+            self._grid = (self._version, model, bg, self.learned[::GRID, ::GRID] & (bg > 30),
+                          _channel_max(model) < SATURATED)
+        return self._grid[1:]
+
+
+def _saturate(image: np.ndarray) -> np.ndarray:
+    """A brighter picture of the model as the camera would take it: no channel over 255."""
+    return np.minimum(image, np.float32(255.0), out=image)
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    """The largest of B, G, R of each pixel (as `_channel_sum`, cheaper than numpy's `.max(axis=2)`)."""
+    return np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])
 
 
 def _channel_sum(image: np.ndarray) -> np.ndarray:
@@ -321,7 +458,7 @@ class BackMeter:
                 others: list[Person]) -> BackProfile | None:
         everyone = ([member] if member is not None else []) + others
         ready = self.scene.background is not None
-        self.scene.observe(image, everyone)
+        self.scene.observe(t, image, everyone)
         if member is None or not ready:
             return None
         found = self._profile(image, member, others)
@@ -344,11 +481,16 @@ class BackMeter:
         # Lying: the trunk runs along the floor, not up it (a sitting or standing person is not measured).
         if trunk_px < c.min_trunk_px or abs(axis[1]) > 0.5 * abs(axis[0]):
             return None
+        # A frame the empty scene cannot be compared with (dark, covered, the room changed) is unread:
+        # its differences would be the light's, not the body's.
+        gain = self.scene.light(image, [member, *others])
+        if gain is None:
+            return None
+        assert self.scene.learned is not None and self.scene.background is not None  # a gain needs both
         s = self.scene.scale
         xs = (hip[0] + np.linspace(*SPAN, COLUMNS) * axis[0]) * s
         y_mid = (hip[1] + 0.3 * axis[1]) * s
         reach = trunk_px * s
-        assert self.scene.learned is not None
         small_h, small_w = self.scene.learned.shape
         y0, y1 = int(max(0, y_mid - 0.9 * reach)), int(min(small_h, y_mid + 0.6 * reach))
         x0, x1 = int(max(0, xs.min() - 1)), int(min(small_w, xs.max() + 2))
@@ -358,10 +500,9 @@ class BackMeter:
         # Someone else overlapping the span (a bystander behind, a trainer) makes it unreadable.
         if any(iou(p.bbox, box) > 0 for p in others):
             return None
-        assert self.scene.learned is not None and self.scene.background is not None
         if not self.scene.learned[y0:y1, x0:x1].all():
             return None  # part of the span was never seen empty
-        now, empty = self.scene.patch(image, [member, *others], x0, y0, x1, y1)
+        now, empty = self.scene.patch(image, gain, x0, y0, x1, y1)
         diff = np.abs(now - empty).max(axis=2)
         body = diff > c.difference_level
         # Close small holes first (clothing that matches the room in places), then drop specks.

@@ -27,9 +27,12 @@ import numpy as np
 
 Frame = tuple[float, np.ndarray]
 
-# A file that stops this many frames short of what its header promises is reported as truncated;
-# container frame counts are estimates, so a frame or two of slack avoids false alarms.
+# Container frame counts are estimates: a file a frame or two short of its header's count is whole.
 TRUNCATION_SLACK = 2
+# Phones write headers that promise a few frames more than the file holds (136 declared, 132 decodable):
+# up to this share of the declared frames missing, the frames that decode are the video, and the
+# shortfall is told (`OpenCVSource.shortfall`), not refused. More missing is a file cut short or damaged.
+SHORT_SHARE = 0.1
 
 
 class CameraError(RuntimeError):
@@ -112,6 +115,8 @@ class OpenCVSource(_Source):
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self._expected = int(count) if not is_device and math.isfinite(count) and count > 0 else None
         self._index = 0
+        # (frames decoded, frames the header declared) of a file that ended a few frames early.
+        self.shortfall: tuple[int, int] | None = None
 
     def _read(self) -> np.ndarray | None:
         try:
@@ -136,9 +141,12 @@ class OpenCVSource(_Source):
     def _end(self) -> None:
         if self._device is not None:
             raise CameraError(f"{self._label}: stopped delivering frames")
-        if self._expected is not None and self._index < self._expected - TRUNCATION_SLACK:
+        if self._expected is None or self._index >= self._expected - TRUNCATION_SLACK:
+            return
+        if self._index < (1 - SHORT_SHARE) * self._expected:
             raise CameraError(f"{self._label}: video ends after {self._index} of {self._expected} frames "
                               "(truncated or corrupt)")
+        self.shortfall = (self._index, self._expected)
 
     def close(self) -> None:
         self._cap.release()

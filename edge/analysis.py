@@ -32,11 +32,11 @@ HISTORY_S = 120.0
 class Analyzer:
     def __init__(self, config: AnalysisConfig | None = None,
                  floor_line: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                 mat_region: tuple[float, float, float, float] | None = None) -> None:
+                 mat_region: tuple[float, float, float, float] | None = None, explain: bool = False) -> None:
         self.config = config or AnalysisConfig()
         self.tracker = MatTracker(self.config.tracking, mat_region=mat_region)
         self.kinematics = Kinematics(self.config.kinematics, floor_line)
-        self.segmenter = RepSegmenter(self.config.reps)
+        self.segmenter = RepSegmenter(self.config.reps, explain=explain)
         self.holds = HoldDetector(self.config.session)
         self.session = Session(self.config)
         self.mat_state = "empty"  # who is on the mat, as of the last frame
@@ -45,8 +45,9 @@ class Analyzer:
         self._elevations: deque[tuple[float, np.ndarray]] = deque()
 
     @classmethod
-    def for_trace(cls, header: TraceHeader, config: AnalysisConfig | None = None) -> Analyzer:
-        return cls(config, floor_line=header.floor_line, mat_region=header.mat_region)
+    def for_trace(cls, header: TraceHeader, config: AnalysisConfig | None = None,
+                  explain: bool = False) -> Analyzer:
+        return cls(config, floor_line=header.floor_line, mat_region=header.mat_region, explain=explain)
 
     def push(self, frame: PoseFrame, image: np.ndarray | None = None) -> list[Event]:
         """Feed one frame (and the camera image it came from, on a station); returns the reps, holds
@@ -58,20 +59,29 @@ class Analyzer:
             profile = self.back.measure(frame.t, image, member, others)
             if profile is not None:
                 self._profiles.append(profile)
+        events: list[Event] = []
+        for m in (*mat.earlier, mat):
+            events += self._measure(m)
+        self._forget(frame.t)
+        if "got_up" in mat.events or "left" in mat.events:
+            self.session.end_set()
+        events.extend(self.session.take_closed())
+        return events
+
+    def _measure(self, mat: MatFrame) -> list[Event]:
+        """Angles, reps and holds of one frame of the member."""
         angles = self.kinematics.update(mat)
         if angles is not None:
             self._elevations.append((angles.t, angles.leg_elevation))
-        self._forget(frame.t)
         reps = self.segmenter.push(angles)
         events: list[Event] = [self.session.add_rep(self._with_back(rep)) for rep in reps]
+        if self.segmenter.rested:
+            self.session.end_set()  # the legs rest on the mat: the next rep starts a new set
         hold = self.holds.push(angles)
         if hold is not None:
             hold = self._hold_with_back(hold)
             self.session.add_hold(hold)
             events.append(hold)
-        if "got_up" in mat.events or "left" in mat.events:
-            self.session.end_set()
-        events.extend(self.session.take_closed())
         return events
 
     def drain(self) -> list[Event]:
@@ -106,9 +116,10 @@ class Analyzer:
         return dataclasses.replace(hold, flat_share=share)
 
     def finish(self) -> Analysis:
-        """End of input: report what was still in progress and return the whole session."""
+        """End of input: report what was still in progress and return the whole session (with why each
+        movement was counted or not, if the analyzer was asked to explain)."""
         self.drain()
-        return self.session.result()
+        return dataclasses.replace(self.session.result(), notes=list(self.segmenter.notes or []))
 
 
 def _mean_seen(values: np.ndarray) -> float:
@@ -131,10 +142,10 @@ def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Perso
 
 
 def analyze_frames(frames: Iterable[PoseFrame] | Iterable[tuple[PoseFrame, np.ndarray]], header: TraceHeader,
-                   config: AnalysisConfig | None = None) -> Analysis:
+                   config: AnalysisConfig | None = None, explain: bool = False) -> Analysis:
     """A whole recording: poses alone (a trace), or each with the image it came from (a video, where the
     lower back is measured too)."""
-    analyzer = Analyzer.for_trace(header, config)
+    analyzer = Analyzer.for_trace(header, config, explain)
     for item in frames:
         frame, image = item if isinstance(item, tuple) else (item, None)
         analyzer.push(frame, image)

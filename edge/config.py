@@ -35,9 +35,19 @@ class RepConfig(_Strict):
     # Both the lowering and the return of a rep must cover at least this; smaller moves (a leg lifted
     # a little while resting, shifting) are fidgeting.
     min_amplitude_deg: float = Field(22.0, gt=0)
-    # Legs that stay down longer than this have been put down to rest: no rep spans it.
+    # Legs held still this long on the mat (under rest_max_deg) rest: that ends any rep in progress and
+    # the set. Longer than the guide's optional three-second pause at the bottom.
+    rest_s: float = Field(4.0, gt=0)
+    rest_max_deg: float = Field(30.0, gt=0)
+    # Legs back within this of where they rested and still for touch_s are on the mat again: a set whose
+    # first bottom does that is done from the floor (raise → lower reps).
+    floor_tolerance_deg: float = Field(8.0, gt=0)
+    touch_s: float = Field(0.3, gt=0)
+    # A lowering held longer than this at the bottom, off the mat, is no rep any more.
     max_bottom_pause_s: float = Field(8.0, gt=0)
     max_rep_s: float = Field(25.0, gt=0)
+    # Nobody lowers and raises a leg in less: a shorter "rep" is keypoint noise or the legs exchanged.
+    min_rep_s: float = Field(0.8, gt=0)
     # A motion starts/stops where the leg's speed crosses this fraction of the move's typical speed.
     motion_speed_fraction: float = Field(0.12, gt=0, lt=1)
     # Window of the local-regression speed estimate.
@@ -46,10 +56,17 @@ class RepConfig(_Strict):
     bottom_speed_window_s: float = Field(0.25, gt=0)
     # The other leg moving less than this share of the moving leg's range means a one-leg rep.
     both_legs_ratio: float = Field(0.5, gt=0, lt=1)
-    # Other-leg elevation above this (thigh up, shin level) means tabletop, i.e. heel taps.
+    # Other-leg elevation above this (thigh up, shin level) means tabletop, i.e. heel taps...
     tabletop_other_leg_deg: float = Field(25.0)
+    # ...up to this: over it the other leg is held up straight while one lowers (leg drops, single_leg).
+    straight_other_leg_deg: float = Field(65.0)
     # When the resting leg is hidden: a moving knee held under this is a tabletop heel tap.
     tabletop_knee_deg: float = Field(130.0, gt=0, le=180)
+    # Knees bent under this through a whole move (median) that is no heel tap: a crunch, a bridge or a
+    # knee tuck moves the legs too, but it is no leg lift.
+    leg_lift_min_knee_deg: float = Field(110.0, gt=0, le=180)
+    # The knee angle is read only where the legs are below this: higher, the pose model misplaces knees.
+    knee_judged_below_deg: float = Field(45.0, gt=0, le=90)
 
 
 class FaultRules(_Strict):

@@ -4,7 +4,7 @@ onnxruntime, so configuration can name them on a station that only replays trace
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-# The 640×640 fp32 model: whole-frame scans, offline analysis, and the benchmark's baseline.
+# The 640×640 fp32 model: whole-frame scans (on a station and offline), and the benchmark's baseline.
 BASELINE_MODEL = MODELS_DIR / "yolo11n-pose-640.onnx"
 # The int8 model taking any input size: the station's crops around people (edge/runner.py).
 CROP_MODEL = MODELS_DIR / "yolo11n-pose-dyn-int8.onnx"

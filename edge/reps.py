@@ -1,17 +1,28 @@
 """Rep segmentation: leg elevation over time → reps with their phases measured.
 
-Each leg's elevation runs through a turning-point detector (a zig-zag with hysteresis, so keypoint
-jitter never makes a turn). A rep is top → bottom → top, where both the lowering and the return cover
-at least `min_amplitude_deg`; smaller moves are fidgeting, and a lowering that is not followed by a
-return (putting the legs down to rest) is not a rep. A rep is reported as soon as the legs have come
-back up and either held still, started down again, or stayed up for a few seconds, so the screen shows
-it within a fraction of a second of the member finishing it.
+A rep is one lowering and one raising of the legs, in whichever order the member does them
+(SPEC.md): from the top as the guide teaches (vertical → down → back up), or from the floor as many
+members do (raise → lower, the legs back on the mat between reps). Each leg's elevation runs through a
+turning-point detector (a zig-zag with hysteresis, so keypoint jitter never makes a turn); both the
+lowering and the raising must cover at least `min_amplitude_deg`, so smaller moves are fidgeting.
+
+Which order a set uses is read from its first bottom: legs that come back down to where they rested
+before the set and stay there a moment (`touch_s`) make a floor set, whose reps are raise → lower;
+legs that turn around above it make a top set, whose reps are lower → raise, the raise that starts
+the set and the lowering that ends it being no reps. Legs still on the mat for `rest_s` rest: that
+ends any rep in progress, and the set (`rested`). A rep shorter than `min_rep_s` is not one a person
+can do: keypoint noise or an exchange of the legs made it.
+
+A rep is reported as soon as it is over — a top rep once the legs are back up and have held still,
+started down again or stayed up a few seconds; a floor rep once the legs are back on the mat — so the
+screen shows it within a fraction of a second of the member finishing it.
 
 This module measures; it does not judge. Which measurements make a fault is `edge.scoring`'s job.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import takewhile
@@ -28,6 +39,15 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 # How long the legs must hold still at the top, within how many degrees, for the rep to be over.
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
+_ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
+# A rep's legs must have been seen in at least this share of its frames.
+_SEEN_SHARE = 0.3
+# The knee is judged on its running median over this many samples.
+_KNEE_RUN = 5
+# Longest a floor rep landed on one leg waits for the other to land.
+_LANDING_WAIT_S = 2.0
+# A floor rep starts and ends where the legs are within this share of its height of the mat.
+_FLOOR_NEAR = 0.1
 # Longest wait at the top before a rep is reported anyway.
 _TOP_WAIT_S = 3.0
 
@@ -56,18 +76,30 @@ class Rep:
     # lower back could not be seen.
     back_lift_cm: float | None = None
     back_onset_deg: float | None = None
+    # "top": lowered then raised back to the top; "floor": raised from the mat then lowered back to it.
+    order: Literal["top", "floor"] = "top"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Why a movement of the legs was counted as a rep or not (`matcoach analyze --explain`)."""
+
+    start_t: float
+    end_t: float
+    counted: bool
+    why: str
 
 
 @dataclass(slots=True)
 class _Turn:
     index: int  # absolute sample index
     value: float
-    kind: Literal["peak", "trough"]
+    kind: Literal["peak", "trough", "start"]  # "start": the first sample of a set seen mid-move
 
 
 @dataclass(slots=True)
 class _Pending:
-    """A rep under way on one leg: it went down from p1 to the trough and is coming back up."""
+    """A top rep under way on one leg: it went down from p1 to the trough and is coming back up."""
 
     p1: _Turn
     trough: _Turn
@@ -76,7 +108,7 @@ class _Pending:
 
 @dataclass(slots=True)
 class _LegState:
-    """Zig-zag turning points of one leg's elevation, and the rep under way on it."""
+    """One leg: its zig-zag turning points, how long it has held still, and the rep under way on it."""
 
     turns: list[_Turn] = field(default_factory=list)
     rising: bool = True
@@ -86,6 +118,21 @@ class _LegState:
     # The last three (index, elevation) seen: turning points are found on their median, so one wild
     # keypoint (worst with the knees drawn up, when hip and ankle are close) never makes a turn.
     recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=3))
+    # The leg has stayed within _SETTLE_RANGE_DEG of one level since `still_index` (still_lo..still_hi).
+    still_lo: float = float("nan")
+    still_hi: float = float("nan")
+    still_index: int = -1
+    touched: bool = False  # this still spell was taken as the legs back on the mat
+    rested: bool = False  # this still spell has lasted `rest_s` at a resting level: a rest
+    # Where this leg lies on the mat: the level it rested at, or started the set from. None: not seen
+    # resting yet (a recording that begins mid-set, legs up).
+    floor: float | None = None
+    # Floor set: the turn (or sample) at which the leg last left the mat; the next rep starts there.
+    contact: _Turn | None = None
+    touches: int = 0  # landings back on the mat after a raise, this set
+    # A floor rep landed on this leg, waiting for the other leg to land too: (lift-off, landing, until t).
+    waiting: tuple[_Turn, _Turn, float] | None = None
+    landed: bool = False  # the leg has been still on the mat since its last peak
 
     def reset(self) -> None:
         self.turns.clear()
@@ -94,6 +141,13 @@ class _LegState:
         self.ext_index = -1
         self.pending = None
         self.recent.clear()
+        self.still_index = -1
+        self.touched = self.rested = False
+        self.floor = None
+        self.contact = None
+        self.touches = 0
+        self.landed = False
+        self.waiting = None
 
     def filtered(self, idx: int, value: float) -> tuple[int, float] | None:
         """Median of the last three samples, dated at the middle one (one sample late)."""
@@ -101,6 +155,20 @@ class _LegState:
         if len(self.recent) < 3:
             return None
         return self.recent[1][0], sorted(v for _, v in self.recent)[1]
+
+    def hold(self, idx: int, value: float) -> None:
+        """Follow the still spell: it goes on while the leg stays within _SETTLE_RANGE_DEG."""
+        lo, hi = min(self.still_lo, value), max(self.still_hi, value)
+        if self.still_index >= 0 and hi - lo <= _SETTLE_RANGE_DEG:
+            self.still_lo, self.still_hi = lo, hi
+            return
+        self.still_lo = self.still_hi = value
+        self.still_index = idx
+        self.touched = self.rested = False
+
+    @property
+    def still_level(self) -> float:
+        return (self.still_lo + self.still_hi) / 2
 
 
 def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -182,8 +250,11 @@ def _value_at(t: np.ndarray, s: np.ndarray, when: float) -> float:
 class RepSegmenter:
     """Streaming: push BodyAngles frame by frame, get Reps as they finish."""
 
-    def __init__(self, config: RepConfig | None = None) -> None:
+    def __init__(self, config: RepConfig | None = None, explain: bool = False) -> None:
         self.config = config or RepConfig()
+        # Why each movement was counted or not, kept only when asked (a station never asks).
+        self.notes: list[Note] | None = [] if explain else None
+        self._style_why = ""
         self._keep_s = self.config.max_rep_s + 2 * _TOP_WAIT_S + 5.0
         self._t: deque[float] = deque()
         self._elev: deque[np.ndarray] = deque()
@@ -192,11 +263,22 @@ class RepSegmenter:
         self._first = 0  # absolute index of the oldest buffered sample
         self._legs = (_LegState(), _LegState())
         self._reported: deque[tuple[float, float, Moving]] = deque(maxlen=4)
+        # How this set's reps are paired: "top" (lower → raise), "floor" (raise → lower), None: not
+        # known yet. Both readings are followed until the set's bottoms tell (`_found`), and the reps
+        # of the one that holds are reported.
+        self.style: Literal["top", "floor"] | None = None
+        self._found: dict[str, list[Rep]] = {"top": [], "floor": []}
+        # The legs came to rest on the mat in the last push: the set is over.
+        self.rested = False
+        self._rest_now = False
 
     # -- buffer ---------------------------------------------------------------------------------
     @property
     def _count(self) -> int:
         return self._first + len(self._t)
+
+    def _at(self, idx: int) -> float:
+        return self._t[idx - self._first]
 
     def _arrays(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Samples with absolute indices a..b inclusive."""
@@ -219,45 +301,82 @@ class RepSegmenter:
             leg.turns[:] = [tr for tr in leg.turns if tr.index >= self._first]
             if leg.pending is not None and leg.pending.p1.index < self._first:
                 leg.pending = None
+            if leg.contact is not None and leg.contact.index < self._first:
+                leg.contact = None
+            leg.still_index = max(leg.still_index, self._first) if leg.still_index >= 0 else -1
 
     # -- streaming ------------------------------------------------------------------------------
     def reset(self) -> None:
         """The member is no longer lying: no rep spans this."""
         for leg in self._legs:
             leg.reset()
+        self._new_set()
 
     def push(self, a: BodyAngles | None) -> list[Rep]:
         """Add one frame's angles (None: not seen in this frame) and return reps finished now."""
+        self.rested = False
         if a is None:
             return []
         if not a.lying:
+            # Sitting up ends the set: what it was waiting to tell apart is told now.
+            self._resolve()
+            reps = self._reported_now()
             self.reset()
-            return []
+            return reps
         self._t.append(a.t)
         self._elev.append(a.leg_elevation.astype(float))
         self._knee.append(a.knee_angle.astype(float))
         self._conf.append(a.leg_conf.astype(float))
         idx = self._count - 1
-        reps: list[Rep] = []
         for side, leg in enumerate(self._legs):
             value = float(a.leg_elevation[side])
             sample = leg.filtered(idx, value) if np.isfinite(value) else None
             if sample is not None:
-                self._report(self._step(side, leg, *sample), reps)
+                self._step(side, leg, *sample)
+        reps = self._reported_now()
+        if self._rest_now:
+            self._rest_now = False
+            self._new_set()
+            self.rested = True
         self._trim()
         return reps
 
-    def _report(self, rep: Rep | None, out: list[Rep]) -> None:
-        """Both legs of a double-leg rep find the same rep; it is reported once."""
-        if rep is None:
-            return
+    def _reported_now(self) -> list[Rep]:
+        out: list[Rep] = []
+        for rep in self._take():
+            if self._report(rep, out):
+                self._note_why(rep.start_t, rep.end_t, True,
+                               f"a rep {_ORDER[rep.order]}, {rep.moving} moving: {_moves(rep)}; the set was "
+                               f"read as done {_ORDER[rep.order]}: {self._style_why}")
+        return out
+
+    def _note_why(self, start_t: float, end_t: float, counted: bool, why: str) -> None:
+        if self.notes is not None:
+            self.notes.append(Note(start_t, end_t, counted, why))
+
+    def _new_set(self) -> None:
+        """The legs rest: the next set's order is read afresh."""
+        self.style = None
+        self._found = {"top": [], "floor": []}
+        for leg in self._legs:
+            leg.touches = 0
+
+    def _report(self, rep: Rep, out: list[Rep]) -> bool:
+        """Both legs of a double-leg rep find the same rep; it is reported once. No person lowers and
+        raises a leg in less than `min_rep_s`: a shorter "rep" is noise or the legs exchanged."""
+        if rep.end_t - rep.start_t < self.config.min_rep_s:
+            self._note_why(rep.start_t, rep.end_t, False,
+                           f"{rep.end_t - rep.start_t:.2f} s from start to end: nobody lowers and raises a "
+                           f"leg in under {self.config.min_rep_s} s")
+            return False
         for start, end, moving in self._reported:
             overlap = min(end, rep.end_t) - max(start, rep.start_t)
             shorter = min(end - start, rep.end_t - rep.start_t)
             if "both" in (moving, rep.moving) and shorter > 0 and overlap > 0.5 * shorter:
-                return
+                return False
         self._reported.append((rep.start_t, rep.end_t, rep.moving))
         out.append(rep)
+        return True
 
     def _turning_point(self, leg: _LegState, idx: int, value: float) -> _Turn | None:
         """Advance the zig-zag; returns a turn confirmed by this sample."""
@@ -281,10 +400,158 @@ class RepSegmenter:
             leg.ext_value, leg.ext_index = value, idx
         return turn
 
-    def _step(self, side: int, leg: _LegState, idx: int, value: float) -> Rep | None:
-        """One sample of one leg: follow the rep under way and report it when it is over."""
+    def _step(self, side: int, leg: _LegState, idx: int, value: float) -> None:
+        """One sample of one leg: follow its stillness and both readings of the set (top and floor),
+        and decide between them at the set's bottoms."""
         cfg = self.config
+        if leg.ext_index < 0:
+            if leg.floor is None and abs(value) <= cfg.rest_max_deg:
+                leg.floor = value  # the set starts from the mat: a floor set's reps return here
+            if leg.contact is None:
+                # Where the leg was first seen: if it was already rising (the member was found, or the
+                # picture came back, mid-rep), the rep started before it.
+                leg.contact = _Turn(idx, value, "start")
+        leg.hold(idx, value)
+        self._note("floor", self._waited(side, leg))
+        self._still(side, leg)
         turn = self._turning_point(leg, idx, value)
+        if turn is not None and turn.kind == "peak":
+            leg.landed = False
+        if turn is not None and turn.kind == "trough":
+            self._note("floor", self._floor_rep(side, leg, turn))
+            if not leg.landed and self._bottom_of_a_rep(leg, turn):
+                self._decide("top", f"its first bottom, {turn.value:.0f}° at {self._at(turn.index):.1f} s, "
+                             "was no landing on the mat")
+        self._note("top", self._top_step(side, leg, idx, value, turn))
+
+    def _bottom_of_a_rep(self, leg: _LegState, trough: _Turn) -> bool:
+        """A lowering by a rep's amplitude that went at least halfway down to the mat: a swing past the
+        top and back, or a wobble up there, tells nothing of how the set is done."""
+        peak = leg.turns[-2] if len(leg.turns) >= 2 else None
+        if peak is None or peak.value - trough.value < self.config.min_amplitude_deg:
+            return False
+        floor = leg.floor if leg.floor is not None else 0.0
+        return trough.value - floor <= 0.5 * (peak.value - floor)
+
+    def _note(self, style: Literal["top", "floor"], rep: Rep | None) -> None:
+        if rep is not None:
+            self._found[style].append(rep)
+
+    def _decide(self, style: Literal["top", "floor"], why: str) -> None:
+        if self.style is None:
+            self.style, self._style_why = style, why
+
+    def _resolve(self) -> None:
+        """The set ends before its order was clear: raise → lower if the legs landed on the mat after a
+        raise, else lower → raise."""
+        if any(leg.touches for leg in self._legs):
+            self._decide("floor", "it ended after the legs had landed back on the mat once")
+        self._decide("top", "it ended before any of its bottoms told")
+
+    def _take(self) -> list[Rep]:
+        """The reps of the set's reading, once it is known; until then both readings keep theirs."""
+        if self.style is None:
+            return []
+        reps = self._found[self.style]
+        other = "top" if self.style == "floor" else "floor"
+        for rep in self._found[other]:
+            self._note_why(rep.start_t, rep.end_t, False, f"a rep {_ORDER[other]}, but the set was read as "
+                           f"done {_ORDER[self.style]}: {self._style_why}")
+        self._found = {"top": [], "floor": []}
+        return reps
+
+    def _still(self, side: int, leg: _LegState) -> None:
+        """The leg has just held still long enough for a touch of the mat or a rest."""
+        cfg = self.config
+        if leg.still_index < 0 or leg.still_level > cfg.rest_max_deg:
+            return
+        still_s = self._t[-1] - self._at(leg.still_index)
+        if not leg.touched and still_s >= cfg.touch_s and self._on_the_mat(side, leg):
+            leg.touched = True
+            landing = _Turn(leg.still_index, leg.still_level, "trough")
+            leg.landed = True
+            if self._raised(side, leg, landing):
+                # Back on the mat after a rep's raise. Twice in a set, it is done from the floor; once,
+                # it may still be a top set lowered to the mat with a pause (its next bottom tells).
+                leg.touches += 1
+                if leg.touches >= 2:
+                    self._decide("floor", f"the {SIDES[side]} leg landed back on the mat after a raise "
+                                 f"twice, the second time at {self._at(landing.index):.1f} s")
+            self._note("floor", self._floor_rep(side, leg, landing))
+            leg.contact = landing
+        if not leg.rested and still_s >= cfg.rest_s:
+            leg.rested = True
+            # The lowest level it rests at is the mat: legs also hold still higher (a hollow hold).
+            leg.floor = leg.still_level if leg.floor is None else min(leg.floor, leg.still_level)
+            leg.pending = None  # legs resting on the mat end any rep in progress
+            leg.contact = _Turn(leg.still_index, leg.still_level, "trough")
+            # The zig-zag starts again from here: nothing before the rest is paired with what follows.
+            leg.turns.clear()
+            leg.rising, leg.ext_value, leg.ext_index = True, leg.still_level, leg.still_index
+            if all(other.rested or other.still_index < 0 for other in self._legs):
+                self._resolve()
+                self._rest_now = True
+
+    def _on_the_mat(self, side: int, leg: _LegState) -> bool:
+        """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap
+        the other leg stays up."""
+        cfg = self.config
+        if leg.floor is None or leg.still_level > leg.floor + cfg.floor_tolerance_deg:
+            return False
+        other = self._elev[-1][1 - side]
+        return not (np.isfinite(other) and other >= cfg.tabletop_other_leg_deg)
+
+    def _raised(self, side: int, leg: _LegState, landing: _Turn) -> bool:
+        """Since it last left the mat the leg went up and came back down to `landing`, each by a rep's
+        amplitude."""
+        contact = leg.contact
+        if contact is None or landing.index <= contact.index:
+            return False
+        _, elev, _, _ = self._arrays(contact.index, landing.index)
+        seen = elev[:, side][np.isfinite(elev[:, side])]
+        if not len(seen):
+            return False
+        top = float(seen.max())
+        rise = top - landing.value if contact.kind == "start" else top - contact.value
+        return min(rise, top - landing.value) >= self.config.min_amplitude_deg
+
+    def _floor_rep(self, side: int, leg: _LegState, landing: _Turn) -> Rep | None:
+        """Floor set: the leg left the mat at `leg.contact`, went up and came back down to `landing`,
+        where the next rep starts. A dip that is no lowering leaves the start where it was. While the
+        other leg is still on its way down with it (a double-leg rep), the rep waits for it to land."""
+        contact = leg.contact
+        if contact is None:
+            leg.contact = landing
+            return None
+        if not self._raised(side, leg, landing):
+            return None
+        leg.contact = landing
+        if self._other_landing(side):
+            leg.waiting = (contact, landing, self._t[-1] + _LANDING_WAIT_S)
+            return None
+        return self._measure(side, contact.index, landing.index, self._count - 1, kind="floor")
+
+    def _other_landing(self, side: int) -> bool:
+        """The other leg is above where it rests, and moving (a support leg bent on the mat is still)."""
+        other = self._legs[1 - side]
+        now = self._elev[-1][1 - side]
+        if other.floor is None or not np.isfinite(now) or now <= other.floor + _SETTLE_RANGE_DEG:
+            return False
+        return other.still_index < 0 or self._t[-1] - self._at(other.still_index) < self.config.touch_s
+
+    def _waited(self, side: int, leg: _LegState) -> Rep | None:
+        """A floor rep that waited for the other leg: measured once that leg is down or stopped."""
+        if leg.waiting is None:
+            return None
+        contact, landing, until = leg.waiting
+        if self._t[-1] < until and self._other_landing(side):
+            return None
+        leg.waiting = None
+        return self._measure(side, contact.index, landing.index, self._count - 1, kind="floor")
+
+    def _top_step(self, side: int, leg: _LegState, idx: int, value: float, turn: _Turn | None) -> Rep | None:
+        """Top set (or not known yet): follow the lowering and the return, report the rep when it is over."""
+        cfg = self.config
         rep = None
         if turn is not None and turn.kind == "trough":
             # Going down again ends the rep under way (if its legs came back up); a small dip at the
@@ -304,11 +571,11 @@ class RepSegmenter:
             pend.top = _Turn(idx, value, "peak")
         t_now = self._t[-1]
         if not self._returned(pend):
-            if t_now - self._t[pend.trough.index - self._first] > cfg.max_bottom_pause_s + cfg.max_rep_s:
+            if t_now - self._at(pend.trough.index) > cfg.max_bottom_pause_s + cfg.max_rep_s:
                 leg.pending = None  # the legs were put down to rest
             return rep
         assert pend.top is not None
-        t_top = self._t[pend.top.index - self._first]
+        t_top = self._at(pend.top.index)
         window = takewhile(lambda te: t_now - te[0] <= _SETTLE_S,
                            zip(reversed(self._t), reversed(self._elev), strict=True))
         recent = [e[side] for _, e in window if np.isfinite(e[side])]
@@ -327,63 +594,114 @@ class RepSegmenter:
         leg.pending = None
         if pend is None or pend.top is None:
             return None
-        return self._measure(side, pend.p1.index, pend.trough.index, pend.top.index, idx)
+        return self._measure(side, pend.p1.index, pend.top.index, idx, kind="top")
 
     def flush(self) -> list[Rep]:
-        """End of input: report a rep whose legs came back up on the last frames."""
-        reps: list[Rep] = []
+        """End of input: report a rep whose legs came back up (or down, in a floor set) on the last
+        frames."""
         if not self._t:
-            return reps
+            return []
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
+            if leg.waiting is not None:
+                leg.waiting = (*leg.waiting[:2], -math.inf)
+                self._note("floor", self._waited(side, leg))
             if leg.pending is not None and self._returned(leg.pending):
-                self._report(self._finish(side, leg, idx), reps)
-        return reps
+                self._note("top", self._finish(side, leg, idx))
+            if leg.recent and leg.floor is not None:
+                # The recording ends with the legs just back down: as if they had touched the mat.
+                i_last, v_last = leg.recent[-1]
+                if v_last <= leg.floor + self.config.floor_tolerance_deg:
+                    landing = _Turn(i_last, v_last, "trough")
+                    if self._raised(side, leg, landing):
+                        leg.touches += 1
+                    self._note("floor", self._floor_rep(side, leg, landing))
+        self._resolve()
+        return self._reported_now()
 
     def _variant(self, moving: Moving, side: int, other_elev: np.ndarray, knee_rep: np.ndarray) -> str:
-        """What the camera sees: both legs together, one leg with the other foot down, or tabletop taps."""
+        """What the camera sees: both legs together, one leg with the other foot down or held up
+        straight (leg drops), or tabletop taps."""
         if moving == "both":
             return "double_leg"
+        cfg = self.config
         other_ok = other_elev[np.isfinite(other_elev)]
         if len(other_ok) >= 3:
-            tabletop = float(np.median(other_ok)) >= self.config.tabletop_other_leg_deg
+            held = float(np.median(other_ok))
+            tabletop = cfg.tabletop_other_leg_deg <= held < cfg.straight_other_leg_deg
         else:
             # The resting leg is hidden: a moving knee held near 90° is a heel tap.
-            tabletop = len(knee_rep) > 0 and float(np.median(knee_rep)) < self.config.tabletop_knee_deg
+            tabletop = len(knee_rep) > 0 and float(np.median(knee_rep)) < cfg.tabletop_knee_deg
         return "heel_tap" if tabletop else "single_leg"
 
     # -- measurement ----------------------------------------------------------------------------
-    def _measure(self, side: int, i_p1: int, i_tr: int, i_top: int, i_now: int) -> Rep | None:
+    def _measure(self, side: int, i_from: int, i_turn: int, i_now: int,
+                 kind: Literal["top", "floor"]) -> Rep | None:
+        """The rep on `side` from sample i_from: a top rep's previous top, lowest point, and top at
+        i_turn; a floor rep's lift-off, its top and landing at i_turn. Samples run on to i_now."""
         cfg = self.config
-        t, elev, knee, conf = self._arrays(i_p1, i_now)
-        top = i_top - i_p1
-        if t[top] - t[0] > cfg.max_rep_s:
+        t, elev, knee, conf = self._arrays(i_from, i_now)
+        turn = i_turn - i_from
+
+        def rejected(start: float, end: float, why: str) -> None:
+            self._note_why(start, end, False, f"{SIDES[side]} leg {_ORDER[kind]}: {why}")
+
+        if t[turn] - t[0] > cfg.max_rep_s:
+            rejected(t[0], t[turn], f"over {cfg.max_rep_s:.0f} s long")
             return None
-        ph = _phases(t, _interp_nan(t, elev[:, side]), top, cfg)
+        phases = _phases if kind == "top" else _floor_phases
+        ph = phases(t, _interp_nan(t, elev[:, side]), turn, cfg)
         # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
         # the other leg makes its own tap.
-        in_rep = (t >= ph.d_start) & (t <= ph.a_end)
+        in_rep = (t >= ph.start) & (t <= ph.end)
         own_range = float(np.ptp(_interp_nan(t, elev[:, side])[in_rep])) if in_rep.any() else 0.0
         other = elev[:, 1 - side]
         other_ok = other[in_rep & np.isfinite(other)]
         other_range = float(np.ptp(other_ok)) if len(other_ok) > 3 else 0.0
         moving: Moving = "both" if other_range >= cfg.both_legs_ratio * own_range else SIDES[side]
+        own_knee = knee[:, side][in_rep]
+        own_knee = own_knee[np.isfinite(own_knee)]
+        # Knees bent all through, lowered from tabletop and back: one leg's heel tap, whatever the pose
+        # model read into the other leg (the legs overlap from the side).
+        tapping = (kind == "top" and len(own_knee) > 0 and ph.top_angle >= cfg.tabletop_other_leg_deg
+                   and float(np.median(own_knee)) < cfg.leg_lift_min_knee_deg)
+        if tapping:
+            moving = SIDES[side]
         if moving == "both":
             sig, knee_sig = _weighted_mean(elev, conf), _weighted_mean(knee, conf)
-            ph = _phases(t, _interp_nan(t, sig), top, cfg)
-            in_rep = (t >= ph.d_start) & (t <= ph.a_end)
+            ph = phases(t, _interp_nan(t, sig), turn, cfg)
+            in_rep = (t >= ph.start) & (t <= ph.end)
         else:
-            knee_sig = knee[:, side]
+            sig, knee_sig = elev[:, side], knee[:, side]
         if ph.pause > cfg.max_bottom_pause_s:
+            rejected(ph.start, ph.end, f"held {ph.pause:.1f} s at the bottom, over "
+                     f"{cfg.max_bottom_pause_s:.0f} s")
+            return None
+        seen = int(np.isfinite(sig[in_rep]).sum())
+        if seen < _SEEN_SHARE * in_rep.sum():
+            # Mostly bridged over frames where the legs were not seen: a few stray points make no move.
+            # (Feet out of the picture at the top hide a good part of a rep, and that is fine.)
+            rejected(ph.start, ph.end, f"legs seen in {seen} of its {in_rep.sum()} frames")
             return None
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
-        min_knee = float(np.min(_median3(knee_rep))) if len(knee_rep) else float("nan")
+        variant = "heel_tap" if tapping else self._variant(moving, side, other[in_rep], knee_rep)
+        # The pose model misplaces the knees of legs raised towards vertical (straight legs read
+        # 80–140°), so the knee is judged where the legs are lower, and on its running median, so that
+        # a few wild frames do not make a bent knee. The legs bend most low down anyway, where the
+        # hamstrings pull hardest.
+        low = in_rep & (sig <= cfg.knee_judged_below_deg) & np.isfinite(knee_sig)
+        judged = knee_sig[low] if low.sum() >= _KNEE_RUN else knee_rep
+        if not tapping and len(judged) and float(np.median(judged)) < cfg.leg_lift_min_knee_deg:
+            rejected(ph.start, ph.end, f"knees bent to {np.median(judged):.0f}° throughout (median), not "
+                     "lowered from tabletop: a crunch, a bridge or a knee tuck, not a leg lift")
+            return None
+        min_knee = float(np.min(_running_median(judged, _KNEE_RUN))) if len(judged) else float("nan")
         return Rep(
-            start_t=round(ph.d_start, 3),
-            end_t=round(ph.a_end, 3),
+            start_t=round(ph.start, 3),
+            end_t=round(ph.end, 3),
             moving=moving,
-            variant=self._variant(moving, side, other[in_rep], knee_rep),
+            variant=variant,
             descent_s=round(ph.d_end - ph.d_start, 3),
             ascent_s=round(ph.a_end - ph.a_start, 3),
             bottom_pause_s=round(ph.pause, 3),
@@ -394,11 +712,16 @@ class RepSegmenter:
             bottom_in_speed_dps=round(ph.in_speed, 1),
             bottom_out_speed_dps=round(ph.out_speed, 1),
             overshoot_deg=round(ph.overshoot, 1),
+            order=kind,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class _Phases:
+    """The lowering (d_) and the raising (a_) of a rep, in either order; the rep spans start..end."""
+
+    start: float
+    end: float
     d_start: float
     d_end: float
     a_start: float
@@ -453,6 +776,8 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
     t_bottom = float(t[tr])
     win = cfg.bottom_speed_window_s
     return _Phases(
+        start=d_start,
+        end=a_end,
         d_start=d_start,
         d_end=d_end,
         a_start=a_start,
@@ -466,6 +791,60 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
     )
 
 
+def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _Phases:
+    """Raising, top and lowering of a floor rep: s leaves the mat at index 0, goes up, and is back
+    down at index `land` (the legs of a double-leg rep may still be landing after it)."""
+    peak = int(np.argmax(s[: land + 1]))
+    top_v, start_v = float(s[peak]), float(np.min(s[: peak + 1]))
+    land = peak + int(np.argmin(s[peak:]))
+    land_v = float(s[land])
+    s = _median3(s)
+    v = local_slope(t, s, cfg.speed_window_s)
+
+    def move(lo: int, hi: int, sign: float, low_v: float) -> tuple[float, float]:
+        """Bounds of the raise (sign +1) or the lowering (-1) between the mat (low_v) and the top."""
+        q1, q3 = low_v + 0.25 * (top_v - low_v), low_v + 0.75 * (top_v - low_v)
+        low_end, high_end = s <= q1, s >= q3
+        return _motion_bounds(t, s, lo, hi, sign, top_v - low_v, (s > q1) & (s < q3),
+                              low_end if sign > 0 else high_end, high_end if sign > 0 else low_end, cfg)
+
+    a_start, a_end = move(0, peak, +1.0, start_v)
+    d_start, d_end = move(peak, land, -1.0, land_v)
+    d_start = max(d_start, a_end)
+    # The rep itself is bounded where the legs leave the mat and are back on it: a lowering that eases
+    # onto the mat is still under way while it slows, until the legs are down.
+    near = _FLOOR_NEAR * (top_v - min(start_v, land_v))
+    off = np.nonzero(s[: peak + 1] > start_v + near)[0]
+    down = np.nonzero(s[peak : land + 1] <= land_v + near)[0]
+    start = float(t[max(0, off[0] - 1)]) if len(off) else a_start
+    end = float(t[peak + down[0]]) if len(down) else d_end
+    # The level the legs settle at on top before the lowering: a swing past it is an overshoot.
+    held = s[peak : max(peak + 1, int(np.searchsorted(t, d_start)))]
+    held = held[held >= (top_v + start_v) / 2]
+    level = float(np.median(held)) if len(held) > 2 else top_v
+    return _Phases(
+        start=min(start, a_start),
+        end=max(end, d_end),
+        d_start=d_start,
+        d_end=d_end,
+        a_start=a_start,
+        a_end=a_end,
+        top_angle=level,
+        bottom=min(start_v, land_v),
+        peak_up_speed=float(v[: peak + 1].max()),
+        # No turnaround at the bottom inside the rep: nothing to bounce out of.
+        in_speed=0.0,
+        out_speed=0.0,
+        overshoot=max(0.0, top_v - level),
+    )
+
+
+def _moves(rep: Rep) -> str:
+    lower = f"lowered {rep.top_angle_deg:.0f}° → {rep.bottom_angle_deg:.0f}° in {rep.descent_s:.1f} s"
+    raise_ = f"raised in {rep.ascent_s:.1f} s"
+    return f"{raise_}, {lower}" if rep.order == "floor" else f"{lower}, {raise_}"
+
+
 def _weighted_mean(values: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """Per-sample mean of the two legs weighted by confidence; NaN where neither leg was seen."""
     w = np.where(np.isfinite(values), np.maximum(conf, 1e-3), 0.0)
@@ -473,9 +852,15 @@ def _weighted_mean(values: np.ndarray, conf: np.ndarray) -> np.ndarray:
     return np.where(total > 0, np.nansum(values * w, 1) / np.maximum(total, 1e-9), np.nan)
 
 
-def _median3(x: np.ndarray) -> np.ndarray:
-    """Three-sample running median: one wild keypoint must not make a bent knee."""
-    if len(x) < 3:
+def _running_median(x: np.ndarray, n: int) -> np.ndarray:
+    """Running median over n (odd) samples, the ends kept as they are."""
+    if len(x) < n:
         return x
-    stacked = np.stack([x[:-2], x[1:-1], x[2:]])
-    return np.concatenate([x[:1], np.median(stacked, axis=0), x[-1:]])
+    half = n // 2
+    stacked = np.lib.stride_tricks.sliding_window_view(x, n)
+    return np.concatenate([x[:half], np.median(stacked, axis=1), x[len(x) - half:]])
+
+
+def _median3(x: np.ndarray) -> np.ndarray:
+    """Three-sample running median: one wild keypoint must not look like a stop or a burst."""
+    return _running_median(x, 3)

@@ -48,12 +48,24 @@ def _momentum(rep: Rep, rules: FaultRules) -> bool:
             or rep.overshoot_deg >= rules.overshoot_deg)
 
 
+def _momentum_reasons(rep: Rep, rules: FaultRules) -> str:
+    return (f"momentum: bottom in/out {rep.bottom_in_speed_dps:.0f}/{rep.bottom_out_speed_dps:.0f}°/s "
+            f"(a bounce: both ≥ {rules.rebound_speed_dps:.0f}), "
+            f"peak return {rep.peak_return_speed_dps:.0f}°/s "
+            f"(over {rules.momentum_return_speed_dps:.0f}), swing past the top {rep.overshoot_deg:.0f}° "
+            f"(≥ {rules.overshoot_deg:.0f})")
+
+
 class VariantRules(Protocol):
     """The faults a variant can have, from a rep's measurements."""
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]: ...
 
     def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float: ...
+
+    def reasons(self, rep: Rep, rules: FaultRules) -> list[str]:
+        """What each fault judged for this variant was decided on: the measurement and the rule."""
+        ...
 
 
 class StraightLegRules:
@@ -73,6 +85,19 @@ class StraightLegRules:
             found.add("back_arched")
         return found
 
+    def reasons(self, rep: Rep, rules: FaultRules) -> list[str]:
+        back = ("back_arched: lower back not seen" if rep.back_lift_cm is None else
+                f"back_arched: lower back lifted {rep.back_lift_cm:.1f} cm "
+                f"(rule ≥ {rules.back_arched_cm} cm)")
+        return [
+            f"fast_descent: lowered in {rep.descent_s:.1f} s (rule < {rules.fast_descent_s} s)",
+            _momentum_reasons(rep, rules),
+            f"knees_bent: smallest knee {rep.min_knee_angle_deg:.0f}° where the legs were low enough to "
+            f"read it (rule < {rules.knees_bent_deg:.0f}°)",
+            f"short_top: top {rep.top_angle_deg:.0f}° (rule < {rules.short_top_deg:.0f}°)",
+            back,
+        ]
+
     def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:
         span = rules.target_descent_s - rules.fast_descent_s
         if span <= 0 or rep.descent_s < rules.fast_descent_s:
@@ -88,6 +113,9 @@ class HeelTapRules:
 
     def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:
         return 0.0
+
+    def reasons(self, rep: Rep, rules: FaultRules) -> list[str]:
+        return [_momentum_reasons(rep, rules), "knees bent, tempo and top height are not judged in heel taps"]
 
 
 VARIANT_RULES: dict[str, VariantRules] = {

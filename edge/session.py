@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from edge.config import AnalysisConfig
 from edge.holds import Hold
-from edge.reps import Rep
+from edge.reps import Note, Rep
 from edge.scoring import ScoredRep, score_rep
 
 STRAIGHT_LEG = ("double_leg", "single_leg")
@@ -123,6 +123,8 @@ class Analysis:
     reps: list[ScoredRep]
     sets: list[dict]
     holds: list[Hold]
+    # Why each movement of the legs was counted or not, when the analysis was asked to explain.
+    notes: list[Note] = field(default_factory=list)
 
     def to_json(self) -> dict:
         """The analysis object of SPEC.md "Data contracts"."""

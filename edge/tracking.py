@@ -48,6 +48,9 @@ MatRegion = tuple[float, float, float, float]
 _BODY = (*SHOULDERS, *HIPS, *KNEES, *ANKLES)
 # Fewer keypoints seen in both detections than this make their distance meaningless: no match.
 _MIN_COMMON_KEYPOINTS = 3
+# A newcomer's frames kept for the analysis to catch up on once they are taken as the member: the start of
+# a rep they were already doing.
+_RUN_KEPT_S = 5.0
 # Torso lengths the member's size is the median of: 1–3 s of frames, long enough to outvote a run
 # of frames with one side's shoulder or hip missing, short enough to follow a member moving closer.
 _SCALE_HISTORY = 31
@@ -65,10 +68,13 @@ class TrackingConfig(BaseModel):
     # Keypoints below this confidence are not used for geometry and are held by the smoother. The
     # far-side limbs of a lying member are half hidden and typically come at 0.2–0.6: still usable.
     min_keypoint_conf: float = Field(0.15, ge=0, le=1)
-    # Lying: the torso is within this angle of horizontal...
+    # Lying: the torso is within this angle of horizontal to start lying, and within the second to stay
+    # lying (a camera towards the feet foreshortens the torso, and its angle wobbles by ±20°)...
     lying_max_torso_deg: float = Field(40.0, gt=0, lt=90)
-    # ...and, to start lying, the box is at least this much wider than tall. Only to start: with the
-    # legs raised to vertical the box of a lying member is about square.
+    lying_keep_torso_deg: float = Field(55.0, gt=0, lt=90)
+    # ...and, to start lying, the box is at least this much wider than tall, or the feet are raised
+    # above the hips (a member already at the top of a rep: the box is then about square). Someone
+    # bending over has a level torso too, but a narrow box and feet on the floor.
     lying_min_aspect: float = Field(1.0, gt=0)
     # A new member must move less than this (torso lengths per second, horizontally) while waiting
     # to be accepted; people walking past move several torso lengths per second.
@@ -97,6 +103,8 @@ class TrackingConfig(BaseModel):
     max_gap_lying_s: float = Field(8.0, gt=0)
     # A new state must hold this long before it is reported (and before a newcomer is accepted).
     state_hold_s: float = Field(0.7, ge=0)
+    # Someone lying still this long off a mat region that was only estimated moves the region to them.
+    mat_move_hold_s: float = Field(3.0, ge=0)
 
     @model_validator(mode="after")
     def _lying_gap_is_the_longer(self) -> TrackingConfig:
@@ -118,6 +126,9 @@ class MatFrame:
     observed: bool
     # Transitions decided in this frame: "arrived", "lay_down", "got_up", "left".
     events: tuple[str, ...]
+    # On the frame a member is accepted: their frames while they waited to be (state_hold_s), lying,
+    # oldest first, so the analysis also sees the start of a rep begun before acceptance.
+    earlier: tuple[MatFrame, ...] = ()
 
 
 def _mid(kps: np.ndarray, pair: tuple[int, int], min_conf: float) -> np.ndarray | None:
@@ -173,6 +184,8 @@ class _Candidate:
     all_lying: bool  # every frame of the run was lying
     # (t, centre x) over the last state_hold_s, for the speed check.
     path: deque[tuple[float, float]] = field(default_factory=deque)
+    # The run's detections (t, detection), handed on as the member's earlier frames if they are taken.
+    run: list[tuple[float, _Seen]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -203,6 +216,9 @@ class MatTracker:
     def __init__(self, config: TrackingConfig | None = None, mat_region: MatRegion | None = None) -> None:
         self.config = config or TrackingConfig()
         self._mat: MatRegion | None = None
+        # The mat region was estimated from a body, not given: someone lying still long enough elsewhere
+        # moves it (the first "lying" body may have been someone getting down on all fours).
+        self._mat_estimated = False
         if mat_region is not None:
             x1, y1, x2, y2 = (float(v) for v in mat_region)
             self._mat = (x1, y1, x2, y2)
@@ -218,9 +234,18 @@ class MatTracker:
     # -- per-person judgements ------------------------------------------------------------------
 
     def _lying(self, s: _Seen, already: bool) -> bool:
-        if s.torso_deg is None or s.torso_deg > self.config.lying_max_torso_deg:
+        limit = self.config.lying_keep_torso_deg if already else self.config.lying_max_torso_deg
+        if s.torso_deg is None or s.torso_deg > limit:
             return False
-        return already or s.aspect >= self.config.lying_min_aspect
+        return already or s.aspect >= self.config.lying_min_aspect or self._feet_up(s)
+
+    def _feet_up(self, s: _Seen) -> bool:
+        """Both feet seen at least half a torso length above the hips."""
+        min_conf = self.config.min_keypoint_conf
+        feet = [s.kps[a, 1] for a in ANKLES if s.kps[a, 2] >= min_conf]
+        hip = _mid(s.kps, HIPS, min_conf)
+        return len(feet) == 2 and hip is not None and s.scale is not None \
+            and max(feet) < hip[1] - 0.5 * s.scale
 
     def _on_mat(self, s: _Seen, scale: float) -> bool:
         if self._mat is None:
@@ -260,6 +285,10 @@ class MatTracker:
             if near and d < best_d:
                 best, best_d = s, d
         return best
+
+    @property
+    def _mat_movable(self) -> bool:
+        return self._mat is None or self._mat_estimated
 
     def _estimate_mat(self, s: _Seen, scale: float) -> MatRegion:
         """A mat region around a lying body: head to feet plus a margin, and a thin band at the floor."""
@@ -333,15 +362,19 @@ class MatTracker:
             s = unclaimed.pop(best)
             cand.last, cand.last_t, cand.scale = s, t, s.scale or cand.scale
             lying = self._lying(s, already=cand.all_lying and not math.isinf(cand.since_t))
-            if not (self._on_mat(s, cand.scale) or (lying and self._mat is None)):
+            if not (self._on_mat(s, cand.scale) or (lying and self._mat_movable)):
                 # Stepped off (or never was on): the wait starts again when they are back on.
                 cand.since_t, cand.all_lying = math.inf, True
                 cand.path.clear()
+                cand.run.clear()
                 continue
             if math.isinf(cand.since_t):
                 cand.since_t, cand.all_lying = t, lying
             cand.all_lying &= lying
             cand.path.append((t, s.centre_x))
+            cand.run.append((t, s))
+            while cand.run[0][0] < t - _RUN_KEPT_S:
+                del cand.run[0]
             while len(cand.path) > 1 and cand.path[1][0] <= t - hold:
                 cand.path.popleft()
 
@@ -349,8 +382,9 @@ class MatTracker:
         for s in unclaimed:
             scale = s.scale or 0.0  # never 0: unclaimed only holds people whose torso is seen
             lying = self._lying(s, already=False)
-            if self._on_mat(s, scale) or (lying and self._mat is None):
-                self._candidates.append(_Candidate(s, t, scale, t, lying, deque([(t, s.centre_x)])))
+            if self._on_mat(s, scale) or (lying and self._mat_movable):
+                self._candidates.append(_Candidate(s, t, scale, t, lying, deque([(t, s.centre_x)]),
+                                                   [(t, s)]))
 
         ready = [c for c in self._candidates if c.last_t == t and self._ready(c, t)]
         if not ready:
@@ -358,20 +392,28 @@ class MatTracker:
         # Someone lying beats someone standing; then the one who has waited longest.
         chosen = min(ready, key=lambda c: (not c.all_lying, c.since_t))
         self._candidates = []
-        if self._mat is None:
+        if self._mat is None or (self._mat_estimated and not self._on_mat(chosen.last, chosen.scale)):
             self._mat = self._estimate_mat(chosen.last, chosen.scale)
+            self._mat_estimated = True
         state: Literal["on_mat", "lying"] = "lying" if chosen.all_lying else "on_mat"
         self._member = _Member(chosen.last, t, state)
         self._member.scales.append(chosen.scale)
         self._filter.reset()
+        earlier: tuple[MatFrame, ...] = ()
+        if state == "lying":
+            earlier = tuple(MatFrame(te, "lying", self._filter.update(te, seen.kps), observed=True, events=())
+                            for te, seen in chosen.run[:-1])
         keypoints = self._filter.update(t, chosen.last.kps)
         events = ("arrived", "lay_down") if state == "lying" else ("arrived",)
-        return MatFrame(t, state, keypoints, observed=True, events=events)
+        return MatFrame(t, state, keypoints, observed=True, events=events, earlier=earlier)
 
     def _ready(self, cand: _Candidate, t: float) -> bool:
         if math.isinf(cand.since_t) or t - cand.since_t < self.config.state_hold_s:
             return False
         if self._mat is None and not cand.all_lying:
+            return False
+        if self._mat is not None and not self._on_mat(cand.last, cand.scale) \
+                and (not cand.all_lying or t - cand.since_t < self.config.mat_move_hold_s):
             return False
         t0, x0 = cand.path[0]
         speed = abs(cand.last.centre_x - x0) / (t - t0) if t > t0 else 0.0

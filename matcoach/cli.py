@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edge.config import AnalysisConfig, ConfigError, load_analysis_config
+from edge.scoring import FAULTS as FAULT_NAMES
 from edge.session import Analysis
 from edge.trace import TraceError
 
@@ -48,7 +49,7 @@ def _video_input() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
-def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
+def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: bool = False) -> Analysis:
     from edge.analysis import analyze_frames
     from edge.trace import iter_trace
 
@@ -58,14 +59,14 @@ def _analyze(path: Path, config: AnalysisConfig, model: str | None) -> Analysis:
         try:
             with path.open(encoding="utf-8") as fh:
                 header, frames = iter_trace(fh)
-                return analyze_frames(frames, header, config)
+                return analyze_frames(frames, header, config, explain)
         except UnicodeDecodeError:
             raise CliError(f"{path}: not a text trace file") from None
     from edge.recording import pose_frames_from_video
 
     with _video_input():
         header, frames = pose_frames_from_video(path, model)
-        return analyze_frames(frames, header, config)
+        return analyze_frames(frames, header, config, explain)
 
 
 def _rep_table(analysis: Analysis) -> str:
@@ -91,13 +92,39 @@ def _rep_table(analysis: Analysis) -> str:
     return "\n".join(rows)
 
 
+def _explanation(analysis: Analysis, config: AnalysisConfig) -> str:
+    """Per movement of the legs, in time order: why it was counted (and how its faults were decided)
+    or why not."""
+    from edge.scoring import VARIANT_RULES
+
+    number = {(s.rep.start_t, s.rep.end_t): i for i, s in enumerate(analysis.reps, start=1)}
+    scored = {(s.rep.start_t, s.rep.end_t): s for s in analysis.reps}
+    rows = ["", "why:"]
+    for note in sorted(analysis.notes, key=lambda n: (n.start_t, not n.counted)):
+        key = (note.start_t, note.end_t)
+        if note.counted and key in scored:
+            s = scored[key]
+            rows.append(f"rep {number[key]}, {note.start_t:.2f}–{note.end_t:.2f} s, counted: {note.why}")
+            for reason in VARIANT_RULES[s.variant].reasons(s.rep, config.faults):
+                fault = reason.partition(":")[0]
+                verdict = "yes" if fault in s.faults else "no"
+                rows.append(f"    {verdict:>3}  {reason}" if fault in FAULT_NAMES else f"         {reason}")
+        elif not note.counted:
+            rows.append(f"not counted, {note.start_t:.2f}–{note.end_t:.2f} s: {note.why}")
+    if len(rows) == 2:
+        rows.append("no movement of the legs large enough to be a rep")
+    return "\n".join(rows)
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     config = load_analysis_config(args.config)
-    analysis = _analyze(Path(args.path), config, args.model)
+    analysis = _analyze(Path(args.path), config, args.model, explain=args.explain)
     if args.json:
         print(json.dumps(analysis.to_json()))
     else:
         print(_rep_table(analysis))
+    if args.explain:
+        print(_explanation(analysis, config), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -120,14 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="count and score the reps in a keypoint trace or a video file")
     p.add_argument("path", help="trace v1 (.jsonl) or a video file")
     p.add_argument("--json", action="store_true", help="print the analysis object of SPEC.md")
+    p.add_argument("--explain", action="store_true",
+                   help="say per rep why it was counted and how its faults were decided, and per movement "
+                        "not counted why not (on stderr with --json)")
     p.add_argument("--config", help="TOML file with an [analysis] table overriding thresholds")
-    p.add_argument("--model", help="pose model ONNX file for video input (default: the station's)")
+    p.add_argument("--model", help="pose model ONNX file for the crops of a video (default: the station's)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("trace", help="run the pose model over a video and write a keypoint trace")
     p.add_argument("video")
     p.add_argument("-o", "--output", required=True, help="trace v1 file to write (.jsonl)")
-    p.add_argument("--model", help="pose model ONNX file (default: the station's)")
+    p.add_argument("--model", help="pose model ONNX file for the crops (default: the station's)")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("server", help="run the MatCoach server (wall screens, status page, station API)")

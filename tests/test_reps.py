@@ -29,6 +29,18 @@ def _hold(a: float, dur: float, fps: float) -> list[float]:
     return [a] * max(1, round(dur * fps))
 
 
+def _both(t: float, v: float, knee: float = 175.0) -> BodyAngles:
+    """Both legs at elevation v."""
+    return BodyAngles(t=t, lying=True, leg_elevation=np.array([v, v]), knee_angle=np.array([knee, knee]),
+                      leg_conf=np.array([0.9, 0.9]), trunk_elevation=0.0, torso_px=200.0)
+
+
+def _top_rep(top: float, bottom: float, fps: float, descent: float = 4.0) -> list[float]:
+    """A rep from the top: lower, raise, a second at the top."""
+    lower, lift = _ramp_move(top, bottom, descent, 0.4, fps), _ramp_move(bottom, top, 1.5, 0.3, fps)
+    return lower + lift + _hold(top, 1.0, fps)
+
+
 def _feed(elevation: list[float], fps: float, knee: float = 175.0, other: list[float] | None = None,
           noise: float = 0.0, seed: int = 0) -> list[Rep]:
     rng = np.random.default_rng(seed)
@@ -113,12 +125,151 @@ def test_rep_is_reported_soon_after_the_legs_are_back_up() -> None:
     e = _set_of_reps(1, fps, pause=0.0)
     reported_at = None
     for i, v in enumerate(e):
-        a = BodyAngles(t=i / fps, lying=True, leg_elevation=np.array([v, v]),
-                       knee_angle=np.array([175.0] * 2), leg_conf=np.array([0.9, 0.9]),
-                       trunk_elevation=0.0, torso_px=200.0)
-        if seg.push(a):
+        if seg.push(_both(i / fps, v)):
             reported_at = i / fps
             break
     assert reported_at is not None
     # The rep's return ends at 2 + 1.5 + 1 + 4 + 1.5 = 10 s; it must be on screen within a second.
     assert reported_at - 10.0 < 1.0
+
+
+def _floor_set(n: int, fps: float, top: float = 85.0, rest_between: float = 1.0, up: float = 1.5,
+               down: float = 2.0) -> tuple[list[float], list[tuple[float, float]]]:
+    """Reps from the floor: raise from the mat, lower back onto it, legs resting between. Returns the
+    elevations and each rep's (start, end)."""
+    e = _hold(0.0, 3.0, fps)
+    spans = []
+    for _ in range(n):
+        start = len(e) / fps
+        e += _ramp_move(0.0, top, up, 0.3, fps) + _hold(top, 0.3, fps) + _ramp_move(top, 0.0, down, 0.3, fps)
+        spans.append((start, len(e) / fps))
+        e += _hold(0.0, rest_between, fps)
+    return e + _hold(0.0, 5.0, fps), spans
+
+
+@pytest.mark.parametrize("fps", [12.0, 30.0])
+def test_reps_from_the_floor_are_raise_then_lower(fps: float) -> None:
+    e, spans = _floor_set(4, fps)
+    reps = _feed(e, fps, noise=0.4)
+    assert len(reps) == 4
+    for rep, (start, end) in zip(reps, spans, strict=True):
+        assert rep.order == "floor"
+        assert rep.start_t == pytest.approx(start, abs=0.3) and rep.end_t == pytest.approx(end, abs=0.3)
+        assert rep.descent_s == pytest.approx(2.0, abs=0.4) and rep.ascent_s == pytest.approx(1.5, abs=0.4)
+        assert rep.top_angle_deg == pytest.approx(85.0, abs=3.0)
+
+
+def test_one_raise_and_lower_from_the_mat_is_one_rep() -> None:
+    e, _ = _floor_set(1, 25.0)
+    assert len(_feed(e, 25.0)) == 1
+
+
+def test_a_floor_rep_is_on_screen_soon_after_the_legs_land_from_the_second_on() -> None:
+    fps = 30.0
+    e, spans = _floor_set(3, fps)
+    seg = RepSegmenter()
+    when = []
+    for i, v in enumerate(e):
+        a = _both(i / fps, v)
+        when += [i / fps] * len(seg.push(a))
+    # The first rep waits for the second landing (a set lowered to the mat from the top looks the same
+    # until then); every later one is reported within half a second of landing.
+    assert len(when) == 3
+    assert when[0] == when[1] and when[1] - spans[1][1] < 0.5 and when[2] - spans[2][1] < 0.5
+
+
+def test_legs_resting_on_the_mat_end_the_set_and_nothing_joins_across_the_rest() -> None:
+    fps = 20.0
+    # A set from the top, its final lowering, 6 s lying still with the legs down, then another set.
+    e = _set_of_reps(3, fps)[: -round(5.0 * fps)] + _hold(0.0, 6.0, fps)
+    e += _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _top_rep(88.0, 15.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    seg = RepSegmenter()
+    reps, rests = [], []
+    for i, v in enumerate(e):
+        a = _both(i / fps, v)
+        reps += seg.push(a)
+        rests += [i / fps] * seg.rested
+    reps += seg.flush()
+    assert len(reps) == 4 and all(r.order == "top" for r in reps)
+    assert all(r.end_t - r.start_t < 8.0 for r in reps)  # no rep spans the rest
+    assert len(rests) >= 1
+
+
+def test_a_partial_return_is_a_rep_and_the_next_one_starts_low() -> None:
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 10.0, 4.0, 0.4, fps) + _ramp_move(10.0, 50.0, 1.2, 0.3, fps) + _hold(50.0, 0.8, fps)
+    e += _ramp_move(50.0, 10.0, 3.5, 0.4, fps) + _ramp_move(10.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    reps = _feed(e, fps, noise=0.3)
+    assert len(reps) == 2
+    assert reps[0].top_angle_deg == pytest.approx(88.0, abs=3.0)
+    assert reps[1].top_angle_deg == pytest.approx(50.0, abs=3.0)
+
+
+def test_a_recording_that_begins_with_the_legs_up_counts_from_the_first_rep() -> None:
+    fps = 25.0
+    e = _hold(88.0, 0.5, fps)
+    for _ in range(3):
+        e += _top_rep(88.0, 12.0, fps, descent=3.8)
+    e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    assert len(_feed(e, fps, noise=0.3)) == 3
+
+
+def test_a_top_set_lowered_to_the_mat_with_a_pause_once_is_still_a_top_set() -> None:
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    bottoms = [0.0, 20.0, 30.0, 15.0]  # the first lowered right onto the mat and held there 1.5 s
+    for b in bottoms:
+        e += _ramp_move(88.0, b, 4.0, 0.4, fps) + _hold(b, 1.5 if b == 0.0 else 0.3, fps)
+        e += _ramp_move(b, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    reps = _feed(e, fps, noise=0.3)
+    assert len(reps) == 4 and {r.order for r in reps} == {"top"}
+
+
+def test_jitter_makes_no_rep_shorter_than_a_person_can_do() -> None:
+    fps = 30.0
+    rng = np.random.default_rng(3)
+    e = list(np.repeat(rng.uniform(0, 60, 40), 3))  # the legs jumping about every 0.1 s
+    assert all(r.end_t - r.start_t >= 0.8 for r in _feed(e + _hold(0.0, 3.0, fps), fps))
+
+
+def test_knees_bent_all_through_is_no_leg_lift() -> None:
+    # A crunch or a bridge moves the hip→ankle line too, with the knees bent ~70° and the feet down.
+    fps = 25.0
+    e, _ = _floor_set(3, fps, top=40.0)
+    assert _feed(e, fps, knee=70.0) == []
+
+
+def test_knees_are_judged_where_the_legs_are_low() -> None:
+    # The pose model reads straight knees at 100–140° on legs pointing up; low down it places them.
+    fps = 25.0
+    e, _ = _floor_set(2, fps)
+    seg = RepSegmenter()
+    reps = []
+    for i, v in enumerate(e):
+        reps += seg.push(_both(i / fps, v, knee=120.0 if v > 60 else 172.0))
+    reps += seg.flush()
+    assert len(reps) == 2 and all(r.min_knee_angle_deg > 165 for r in reps)
+
+
+def test_setting_one_leg_down_and_raising_the_other_is_no_rep() -> None:
+    fps = 25.0
+    left = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    for _ in range(2):
+        left += _top_rep(88.0, 15.0, fps)
+    switch_at = len(left)
+    left += _ramp_move(88.0, 2.0, 1.5, 0.3, fps)  # set down, foot flat
+    right = [2.0] * len(left)
+    right += _ramp_move(2.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    for _ in range(2):
+        right += _top_rep(88.0, 15.0, fps)
+    right += _ramp_move(88.0, 2.0, 1.5, 0.3, fps) + _hold(2.0, 5.0, fps)
+    left += [2.0] * (len(right) - len(left))
+    reps = _feed(left, fps, knee=172.0, other=right, noise=0.3)
+    assert len(reps) == 4
+    assert [r.moving for r in reps] == ["left", "left", "right", "right"]
+    assert all(r.variant == "single_leg" for r in reps)
+    assert switch_at / fps < reps[2].start_t

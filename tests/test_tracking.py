@@ -392,3 +392,31 @@ def test_simulated_session_follows_the_member_and_times_the_events(seed: int) ->
     times = dict((e, t) for t, e in ev)
     assert abs(times["lay_down"] - presence.lie_down_t) <= 1.5
     assert abs(times["left"] - presence.leave_t) <= 1.5
+
+
+def test_a_member_already_at_the_top_of_a_rep_is_taken_and_their_frames_before_it_handed_on() -> None:
+    # A recording, or a station restarted mid-set, that begins with the legs raised: the box is about
+    # square, but the feet are above the hips. The frames spent waiting to be sure come with acceptance.
+    out = track(frames(lambda t: [lying(500.0, 80.0)], 2.0), mat_region=MAT)
+    accepted = next(i for i, m in enumerate(out) if m.events)
+    assert out[accepted].events == ("arrived", "lay_down")
+    earlier = out[accepted].earlier
+    assert len(earlier) >= round(0.6 * FPS) and all(m.state == "lying" and m.observed for m in earlier)
+    assert earlier[0].t == pytest.approx(0.0, abs=1.5 / FPS)
+
+
+def test_an_estimated_mat_moves_to_someone_lying_still_elsewhere() -> None:
+    # Without calibration the mat is estimated from the first body taken as lying; if that was someone
+    # getting down elsewhere, the member lying still on the real mat for a few seconds moves it.
+    def scene(t: float) -> list[Person | None]:
+        if t < 2.0:
+            return [lying(500.0)]  # then gone
+        member = lying(500.0)
+        member.keypoints[:, 1] += 200.0  # on the real mat, nearer the camera
+        member.bbox[[1, 3]] += 200.0
+        return [member] if t > 11.0 else []
+
+    tracker = MatTracker()
+    states = [tracker.update(f).state for f in frames(scene, 18.0)]
+    assert "lying" in states[round(15.0 * FPS):]
+    assert tracker.mat_region is not None and tracker.mat_region[1] > FLOOR_Y + 100

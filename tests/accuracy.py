@@ -1,25 +1,43 @@
-"""Accuracy of the analysis against the simulator's ground truth, over many simulated sessions.
+"""Accuracy of the analysis against ground truth, over many generated sessions, from either generator.
+
+Two independent generators write sessions with ground truth:
+- `sim` (tests/sim): the first simulator, written with the same assumptions as the analysis;
+- `scenarios` (tests/scenarios): a second one on another motion model (minimum-jerk moves between
+  postures, floor-start and top-start sets, rests, leg switches, a structured pose-model error model).
+Grading on both keeps the analysis from being graded only on its own assumptions.
 
 Used by tests/test_accuracy.py on held-out seeds, and as a report while developing:
     python -m tests.accuracy --seeds 1000-1039
-Tuning may only ever look at seeds below HELD_OUT_FIRST; the tests use seeds from there on.
+    python -m tests.accuracy --generator scenarios --seeds 1000-1039
+Held-out seeds, never to be looked at while tuning the analysis (or, for scenarios, while developing the
+generator): sim from HELD_OUT_FIRST (90 000) on, scenarios from SCENARIO_HELD_OUT_FIRST (70 000) on.
+The scenario generator was developed on seeds below 1 000; the rep-duration property test uses 50 000+.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from edge.analysis import analyze_frames
+from edge.people import PoseFrame
 from edge.scoring import FAULTS
-from tests.sim import random_session_spec, simulate
+from edge.trace import TraceHeader
 from tests.sim.observe import exchange_sides
+from tests.sim.truth import Truth
 
 HELD_OUT_FIRST = 90_000
+SCENARIO_HELD_OUT_FIRST = 70_000
+GENERATORS = ("sim", "scenarios")
 JUDGED_FAULTS = ("fast_descent", "momentum", "knees_bent", "short_top")
 # A detected rep belongs to a true rep when their starts are this close.
 MATCH_S = 1.5
@@ -41,11 +59,24 @@ class Tally:
     holds_found: int = 0
     fault: dict[str, Counter] = field(default_factory=lambda: {f: Counter() for f in FAULTS})
     misses: list[str] = field(default_factory=list)
+    # Per wrong set: (set label, found − true). The label says how the set was done (scenarios: the
+    # variant, top- or floor-start, a leg switch, opened mid-set), so miss patterns can be counted.
+    count_errors: list[tuple[str, int]] = field(default_factory=list)
+    variant_errors: list[str] = field(default_factory=list)
 
     def f1(self, name: str) -> float:
         c = self.fault[name]
         denom = 2 * c["tp"] + c["fp"] + c["fn"]
         return 2 * c["tp"] / denom if denom else 1.0
+
+    def merge(self, other: Tally) -> None:
+        for name in ("sets", "sets_count_exact", "sets_variant_right", "true_reps", "unseen_reps",
+                     "found_reps", "matched", "holds_true", "holds_found"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("descent_err", "bottom_err", "hold_err", "misses", "count_errors", "variant_errors"):
+            getattr(self, name).extend(getattr(other, name))
+        for f in FAULTS:
+            self.fault[f].update(other.fault[f])
 
     def summary(self) -> dict[str, float]:
         out = {
@@ -67,15 +98,48 @@ class Tally:
         return out
 
 
-def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, **spec_kw: object) -> None:
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One generated session, whichever generator made it."""
+
+    frames: list[PoseFrame]
+    header: TraceHeader
+    truth: Truth
+    set_labels: list[str]  # one per truth set
+
+
+def load_session(seed: int, generator: str = "sim", **spec_kw: Any) -> Session:
+    """The session of a seed from a generator; spec_kw pins parts of its random spec / plan."""
+    # Imported here: a caller (or a worker process) only ever loads the generator it uses.
+    if generator == "sim":
+        from tests.sim import random_session_spec, simulate
+
+        sim = simulate(random_session_spec(seed, **spec_kw))
+        return Session(sim.frames, sim.header, sim.truth, [s.variant for s in sim.truth.sets])
+    if generator == "scenarios":
+        from tests.scenarios import generate
+
+        sc = generate(seed, **spec_kw)
+        labels = []
+        for s in sc.plan.sets:
+            label = s.variant if s.variant == "heel_tap" else f"{s.variant} {s.start}-start"
+            label += " leg-switch" if s.switch_after else ""
+            label += " opened-mid-set" if s.already_started else ""
+            labels.append(label)
+        return Session(sc.frames, sc.header, sc.truth, labels)
+    raise ValueError(f"unknown generator {generator!r}; choose from {GENERATORS}")
+
+
+def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, generator: str = "sim",
+                  **spec_kw: Any) -> None:
     """exchange_rate: the share of frames on which the pose model starts to exchange left and right."""
-    sim = simulate(random_session_spec(seed, **spec_kw))  # type: ignore[arg-type]
-    frames = exchange_sides(sim.frames, exchange_rate, seed) if exchange_rate else sim.frames
-    result = analyze_frames(frames, sim.header).to_json()
+    session = load_session(seed, generator, **spec_kw)
+    frames = exchange_sides(session.frames, exchange_rate, seed) if exchange_rate else session.frames
+    result = analyze_frames(frames, session.header).to_json()
     reps, sets = result["reps"], result["sets"]
     tally.found_reps += len(reps)
     used: set[int] = set()
-    for ts in sim.truth.sets:
+    for ts, label in zip(session.truth.sets, session.set_labels, strict=True):
         # A rep whose turnaround fell wholly into a detection dropout is invisible in the trace; the
         # exact count is that of the reps the trace shows.
         seen = [tr for tr in ts.reps if tr.bottom_seen]
@@ -86,12 +150,17 @@ def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, **spec_kw
         if len(inside) == len(seen):
             tally.sets_count_exact += 1
         else:
-            tally.misses.append(f"seed {seed} set@{ts.start_t:.0f}s {ts.variant}: "
+            tally.misses.append(f"seed {seed} set@{ts.start_t:.0f}s {label}: "
                                 f"{len(inside)} found / {len(seen)} true")
+            tally.count_errors.append((label, len(inside) - len(seen)))
         overlap = [s for s in sets if s["start_t"] <= ts.end_t and s["end_t"] >= ts.start_t]
+        found_variant = None
         if overlap:
             best = max(overlap, key=lambda s: min(s["end_t"], ts.end_t) - max(s["start_t"], ts.start_t))
-            tally.sets_variant_right += best["variant"] == ts.variant
+            found_variant = best["variant"]
+            tally.sets_variant_right += found_variant == ts.variant
+        if found_variant != ts.variant:
+            tally.variant_errors.append(f"seed {seed} set@{ts.start_t:.0f}s {label}: found {found_variant}")
         for tr in seen:
             cands = [r for r in reps if r["index"] not in used and abs(r["start_t"] - tr.start_t) <= MATCH_S]
             if not cands:
@@ -112,18 +181,69 @@ def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, **spec_kw
         if r["index"] not in used:
             for f in r["faults"]:
                 tally.fault[f]["fp"] += 1
-    tally.holds_true += len(sim.truth.holds)
+    tally.holds_true += len(session.truth.holds)
     tally.holds_found += len(result["holds"])
-    for th in sim.truth.holds:
+    for th in session.truth.holds:
         near = [h for h in result["holds"] if h["start_t"] < th.end_t and h["end_t"] > th.start_t]
         tally.hold_err.append(min((abs(h["duration_s"] - th.duration_s) for h in near), default=99.0))
 
 
-def evaluate(seeds: range, exchange_rate: float = 0.0, **spec_kw: object) -> Tally:
+def _score_one(job: tuple[int, float, str, dict[str, Any]]) -> Tally:
+    seed, exchange_rate, generator, spec_kw = job
     tally = Tally()
-    for seed in seeds:
-        score_session(seed, tally, exchange_rate, **spec_kw)
+    score_session(seed, tally, exchange_rate, generator, **spec_kw)
     return tally
+
+
+def default_workers() -> int:
+    """Sessions are independent: one process per core, at most two (the Pis' and CI's core count)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def map_seeds(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int = 1) -> list[Any]:
+    """fn over jobs, in order: in this process, or in `workers` processes.
+
+    Worker processes come from a forkserver (clean processes, safe whatever threads the caller, e.g.
+    pytest, is running), which imports the caller's main module: a script calling this with workers > 1
+    needs the `if __name__ == "__main__":` guard.
+    """
+    jobs = list(jobs)
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def evaluate(seeds: Iterable[int], exchange_rate: float = 0.0, generator: str = "sim", workers: int = 1,
+             **spec_kw: Any) -> Tally:
+    """Score every seed's session; workers > 1 runs sessions in that many processes (see map_seeds)."""
+    if generator not in GENERATORS:
+        raise ValueError(f"unknown generator {generator!r}; choose from {GENERATORS}")
+    tally = Tally()
+    for part in map_seeds(_score_one, [(s, exchange_rate, generator, spec_kw) for s in seeds], workers):
+        tally.merge(part)
+    return tally
+
+
+def _rep_spans(job: tuple[int, str]) -> list[tuple[float, float]]:
+    seed, generator = job
+    session = load_session(seed, generator)
+    result = analyze_frames(session.frames, session.header).to_json()
+    return [(r["start_t"], r["end_t"]) for r in result["reps"]]
+
+
+def reported_rep_spans(seeds: Iterable[int], generator: str,
+                       workers: int = 1) -> dict[int, list[tuple[float, float]]]:
+    """(start_t, end_t) of every rep the analysis reports, per seed."""
+    seeds = list(seeds)
+    return dict(zip(seeds, map_seeds(_rep_spans, [(s, generator) for s in seeds], workers), strict=True))
+
+
+def miss_patterns(tally: Tally) -> list[tuple[str, int]]:
+    """How the wrong counts went, most common first: ("double_leg floor-start: found k-1", n)."""
+    c = Counter(f"{label}: found k{d:+d}" for label, d in tally.count_errors)
+    return c.most_common()
 
 
 def _seed_range(text: str) -> range:
@@ -134,14 +254,23 @@ def _seed_range(text: str) -> range:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="1000-1019", type=_seed_range)
+    parser.add_argument("--generator", choices=GENERATORS, default="sim")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes running sessions (default: one per core, at most 2)")
     parser.add_argument("--exchange-rate", type=float, default=0.0,
                         help="share of frames on which the pose model starts to exchange left and right")
     args = parser.parse_args()
-    tally = evaluate(args.seeds, args.exchange_rate)
+    tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers)
     print(json.dumps(tally.summary(), indent=1))
     for f in FAULTS:
         print(f, dict(tally.fault[f]))
+    print("\nmiss patterns:")
+    for pattern, n in miss_patterns(tally):
+        print(f"  {n:3d}  {pattern}")
     print("\n".join(tally.misses[:30]))
+    if tally.variant_errors:
+        print("\nwrong variants:")
+        print("\n".join(tally.variant_errors[:30]))
 
 
 if __name__ == "__main__":

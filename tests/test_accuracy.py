@@ -1,28 +1,89 @@
-"""The analysis bars of the first issue, measured on simulated sessions held out from all tuning.
+"""The analysis bars, measured on held-out sessions of both generators (tests/accuracy.py).
 
-Seeds from HELD_OUT_FIRST on were never looked at while developing (tuning used seeds below it, see
-tests/accuracy.py). The sessions vary frame rate (10–30 fps), resolution, facing, camera tilt and
-calibration, and carry bystanders, fidgeting, keypoint jitter, dropped frames and unsure far-side limbs.
+- sim (tests/sim): seeds from HELD_OUT_FIRST (90 000) on were never looked at while tuning the analysis
+  (tuning used seeds below it). The sessions vary frame rate (10–30 fps), resolution, facing, camera
+  tilt and calibration, and carry bystanders, fidgeting, keypoint jitter, dropped frames and unsure
+  far-side limbs.
+- scenarios (tests/scenarios): an independent generator on another motion model; seeds from
+  SCENARIO_HELD_OUT_FIRST (70 000) on were never run while it was developed (on seeds below 1 000).
+  Its sessions add what members really do: floor-start sets, rests of 4–90 s, variant changes between
+  sets, single-leg switches, sessions opened mid-set, partial returns, pauses at the bottom, and a pose
+  model whose errors are structured (misplaced knees near vertical, feet out of the frame, leg swaps).
+
+Every bar applies to both generators. Sessions run in up to two processes (tests/accuracy.py).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from tests.accuracy import HELD_OUT_FIRST, JUDGED_FAULTS, Tally, evaluate
+from tests.accuracy import (
+    GENERATORS,
+    HELD_OUT_FIRST,
+    JUDGED_FAULTS,
+    SCENARIO_HELD_OUT_FIRST,
+    Tally,
+    default_workers,
+    evaluate,
+    miss_patterns,
+)
+from tests.scenarios import random_plan
+from tests.scenarios.plan import FIDGETS, STRAIGHT
 from tests.sim import random_session_spec
 
 SESSIONS = 60
-SEEDS = range(HELD_OUT_FIRST, HELD_OUT_FIRST + SESSIONS)
+SEEDS: dict[str, range] = {
+    "sim": range(HELD_OUT_FIRST, HELD_OUT_FIRST + SESSIONS),
+    "scenarios": range(SCENARIO_HELD_OUT_FIRST, SCENARIO_HELD_OUT_FIRST + SESSIONS),
+}
+_tallies: dict[str, Tally] = {}
 
 
-@pytest.fixture(scope="module")
-def tally() -> Tally:
-    return evaluate(SEEDS)
+def tally_of(generator: str) -> Tally:
+    """Each generator's held-out sessions are scored once per test run, whichever test asks first."""
+    if generator not in _tallies:
+        _tallies[generator] = evaluate(SEEDS[generator], generator=generator, workers=default_workers())
+    return _tallies[generator]
+
+
+# Bars not met yet, with what the held-out sessions give (issue 17). Strict: the day a bar is met, its
+# mark fails and comes off.
+NOT_YET = {
+    ("scenarios", "count"): "85.7% of 119 sets (48.7% before floor-start reps and rests were read): "
+                            "floor-start sets with a leg switch counted k-1, top-start sets lowered onto the "
+                            "mat with a pause read as floor-start (k+1)",
+    ("scenarios", "fast_descent"): "F1 0.899: a floor-start set misread as top-start times the wrong moves",
+    ("scenarios", "momentum"): "F1 0.72: 29 of 80 missed, mostly rebounds of floor-start reps, which have "
+                               "no bottom turnaround inside the rep",
+    ("scenarios", "knees_bent"): "F1 0.74: knees bent only near the top, where the knee is no longer read "
+                                 "(the pose model misplaces it there), are missed",
+}
+
+
+@pytest.fixture(scope="module", params=GENERATORS)
+def generator(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def tally(generator: str) -> Tally:
+    return tally_of(generator)
+
+
+def _not_yet(request: pytest.FixtureRequest, generator: str, bar: str) -> None:
+    if (generator, bar) in NOT_YET:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_YET[generator, bar]))
+
+
+def _explain(t: Tally) -> str:
+    patterns = "; ".join(f"{n}× {p}" for p, n in miss_patterns(t)[:8])
+    return f"miss patterns: {patterns}\nfirst misses: {t.misses[:15]}"
 
 
 def test_held_out_sessions_cover_the_conditions() -> None:
-    specs = [random_session_spec(s) for s in SEEDS]
+    specs = [random_session_spec(s) for s in SEEDS["sim"]]
     assert {s.camera.facing for s in specs} == {"left", "right"}
     fps = [s.camera.fps for s in specs]
     assert min(fps) <= 12 and max(fps) >= 25
@@ -31,10 +92,51 @@ def test_held_out_sessions_cover_the_conditions() -> None:
     assert sum(1 for s in specs if s.bystanders) >= SESSIONS // 3
 
 
-def test_rep_count_exact_on_98_percent_of_sets(tally: Tally) -> None:
+def test_held_out_scenario_sessions_cover_the_behaviours() -> None:
+    plans = [random_plan(s) for s in SEEDS["scenarios"]]
+    cams = [p.camera for p in plans]
+    assert {c.facing for c in cams} == {"left", "right"}
+    assert min(c.fps for c in cams) <= 15 and max(c.fps for c in cams) >= 30
+    assert len({(c.width, c.height) for c in cams}) >= 3
+    assert {p.calibrated for p in plans} == {True, False}
+    assert sum(1 for c in cams if c.crop_feet_deg is not None) >= 5, "feet leaving the top of the frame"
+    assert sum(1 for p in plans if p.bystanders) >= SESSIONS // 3
+
+    sets = [s for p in plans for s in p.sets]
+    starts = Counter(s.start for s in sets if s.variant in STRAIGHT)
+    assert starts["top"] >= 15 and starts["floor"] >= 15, starts
+    assert {s.variant for s in sets} == {"double_leg", "single_leg", "heel_tap"}
+    assert sum(len(p.blocks) - len(p.sets) for p in plans) >= 10, "hollow holds"
+    switched_variant = sum(1 for p in plans for a, b in zip(p.sets, p.sets[1:], strict=False)
+                           if a.variant != b.variant)
+    assert switched_variant >= 10, "members changing variant between sets"
+    assert sum(1 for s in sets if s.switch_after) >= 3, "single-leg members switching legs mid-set"
+    openings = Counter(p.opening for p in plans)
+    assert openings["mid_set_top"] >= 2 and openings["mid_set_floor"] >= 2, openings
+
+    top_reps = [r for s in sets if s.variant in STRAIGHT and s.start == "top" for r in s.reps]
+    assert sum(1 for r in top_reps if r.bottom_pause_s >= 1.0) >= 15, "pauses at the bottom"
+    assert sum(1 for r in top_reps if r.partial_return) >= 5, "partial returns"
+    assert min(r.bottom_deg for r in top_reps) < 5 and max(r.bottom_deg for r in top_reps) > 35, "end ranges"
+    reps = [r for s in sets for r in s.reps]
+    assert {r.momentum_kind for r in reps} >= {"rebound", "fast_return", "overshoot"}
+    for fault in JUDGED_FAULTS:
+        assert sum(1 for r in reps if fault in r.faults) >= 40, fault
+
+    rests = [r for p in plans for r in p.rests]
+    assert sum(1 for r in rests if r.duration_s < 10) >= 10, "short rests (4–9 s)"
+    assert max(r.duration_s for r in rests) >= 30
+    assert sum(1 for r in rests if r.knees_up) >= 3
+    fidgets = {f.kind for p in plans for r in [p.setup, *p.rests, p.cooldown] for f in r.fidgets}
+    assert fidgets == set(FIDGETS)
+
+
+def test_rep_count_exact_on_98_percent_of_sets(request: pytest.FixtureRequest, generator: str,
+                                                tally: Tally) -> None:
+    _not_yet(request, generator, "count")
     s = tally.summary()
     assert s["sets"] >= 100
-    assert s["rep_count_exact_share"] >= 0.98, tally.misses
+    assert s["rep_count_exact_share"] >= 0.98, _explain(tally)
 
 
 def test_descent_time_error(tally: Tally) -> None:
@@ -46,14 +148,15 @@ def test_bottom_elevation_error(tally: Tally) -> None:
 
 
 @pytest.mark.parametrize("fault", JUDGED_FAULTS)
-def test_fault_f1(tally: Tally, fault: str) -> None:
+def test_fault_f1(request: pytest.FixtureRequest, generator: str, tally: Tally, fault: str) -> None:
+    _not_yet(request, generator, fault)
     counts = tally.fault[fault]
     assert counts["tp"] >= 30, f"too few {fault} reps to judge: {dict(counts)}"
     assert tally.f1(fault) >= 0.9, dict(counts)
 
 
-def test_variant_right_on_95_percent_of_sets(tally: Tally) -> None:
-    assert tally.summary()["variant_right_share"] >= 0.95
+def test_variant_right_on_97_percent_of_sets(tally: Tally) -> None:
+    assert tally.summary()["variant_right_share"] >= 0.97, tally.variant_errors[:15]
 
 
 def test_hollow_hold_duration_within_a_second(tally: Tally) -> None:
@@ -62,12 +165,13 @@ def test_hollow_hold_duration_within_a_second(tally: Tally) -> None:
     assert max(tally.hold_err) <= 1.0
 
 
-def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_counts(tally: Tally) -> None:
+def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_counts() -> None:
     # Real pose models put the left leg's points on the right leg for a frame or a few, most often in
     # the side view. Here an exchange of 1–3 frames starts on 2% of frames; before the smoother put them
     # back (edge/smoothing.py), 30 tuning sessions were counted exactly in 32% of sets, not 97%.
-    exchanged = evaluate(SEEDS, exchange_rate=0.02).summary()
-    clean = tally.summary()
+    # (The scenario generator's pose model exchanges legs by itself, so this is a sim-only test.)
+    clean = tally_of("sim").summary()
+    exchanged = evaluate(SEEDS["sim"], exchange_rate=0.02, workers=default_workers()).summary()
     assert exchanged["rep_count_exact_share"] >= clean["rep_count_exact_share"] - 0.02
     assert abs(exchanged["found_reps"] - clean["found_reps"]) <= 0.01 * clean["true_reps"]
     assert exchanged["variant_right_share"] >= 0.95

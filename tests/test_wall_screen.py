@@ -29,7 +29,11 @@ REST_AFTER_S = 3.0
 LANDSCAPE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 1080, "height": 1920}
 FAST_CUE = "Slower on the way down: count to four"
-NAMES = ["Mat 1", "Mat 2", "Mat 3", "Mat <b>4</b> & co"]
+NAMES = ["Mat 1", "Mat 2", "Mat 3", "Mat <b>4</b> & co", "Mat 5", "Mat 6"]
+# The fonts the screen ships (server/static/fonts/, server/fonts/build.py): family → files.
+SHIPPED_FONTS = {"Roboto": ["roboto-400.woff2", "roboto-700.woff2"],
+                 "Roboto Condensed": ["roboto-condensed-700.woff2"]}
+ALL_SHOWN = "e => e.scrollHeight <= e.clientHeight && e.scrollWidth <= e.clientWidth"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +92,20 @@ def set_event(session_id: str, set_index: int, rep_count: int, mean_score: float
 def screenshot(page, name: str) -> None:
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"))
+
+
+def all_shown(locator, timeout_ms: int = 1000) -> bool:
+    """Whether the element shows all of its text, nothing cut off. The screen fits its free text when
+    the text changes, when the window is resized and when its fonts load: give it a moment."""
+    try:
+        locator.page.wait_for_function(ALL_SHOWN, arg=locator.element_handle(), timeout=timeout_ms)
+    except sync_api.TimeoutError:
+        return False
+    return True
+
+
+def px(locator, prop: str = "fontSize") -> float:
+    return float(locator.evaluate(f"e => parseFloat(getComputedStyle(e).{prop})"))
 
 
 def visible_panel(page):
@@ -157,12 +175,13 @@ def test_each_rep_appears_with_its_score_and_cue_within_a_moment(gym, browser):
         expect(page.locator("#rep-count")).to_have_text("3", timeout=2000)
         expect(page.locator("#latest-back")).to_have_text("Back lifted 2.4 cm from legs at 31°")
         cue = page.locator("#latest-cue")
+        assert all_shown(cue), "the cue is cut off"
         screenshot(page, "wall-set-arched-landscape")
-        assert cue.evaluate("e => e.scrollHeight <= e.clientHeight"), "the cue is cut off"
         page.set_viewport_size(PORTRAIT)
+        assert all_shown(cue), "the cue is cut off"
         screenshot(page, "wall-set-arched-portrait")
-        assert cue.evaluate("e => e.scrollHeight <= e.clientHeight"), "the cue is cut off"
         page.set_viewport_size(LANDSCAPE)
+        assert all_shown(cue), "the cue is cut off"
         # A lift under the fault's threshold is not shown as a fault.
         post(server, mat, rep_event("m1", 4, score=90, cue="Great control", back_lift_cm=0.4))
         expect(page.locator("#rep-count")).to_have_text("4", timeout=2000)
@@ -213,6 +232,94 @@ def test_a_full_set_then_rest_with_a_running_timer_and_the_set_summary(gym, brow
         screenshot(land, "wall-rest-landscape")
         screenshot(port, "wall-rest-portrait")
         for page in (land, port):
+            assert not page.evaluate("document.scrollingElement.scrollHeight > innerHeight")
+
+
+def test_the_screen_shows_the_fonts_it_ships_whatever_the_kiosk_has(gym, browser):
+    """The text and the numbers are in the fonts served from /static/fonts/, loaded, not in whatever
+    the kiosk's OS has (which differs from one kiosk to the next and once cut a cue off)."""
+    server, stations = gym
+    mat = stations["Mat 5"]
+    for files in SHIPPED_FONTS.values():
+        for name in files:
+            r = httpx.get(f"{server.url}/static/fonts/{name}", timeout=10)
+            assert r.status_code == 200, name
+            assert r.headers["content-type"] == "font/woff2" and r.content[:4] == b"wOF2", name
+    with wall(browser, server, mat) as page:
+        post(server, mat, mat_event("lying", "m5"), rep_event("m5", 1, score=73, cue=FAST_CUE,
+                                                              faults=["fast_descent"], descent_s=2.2))
+        expect(page.locator("#rep-count")).to_have_text("1", timeout=2000)
+        page.evaluate("document.fonts.ready")
+        faces = page.evaluate("""[...document.fonts].map(f => ({family: f.family.replace(/["']/g, ""),
+                                                                weight: f.weight, status: f.status}))""")
+        for family in SHIPPED_FONTS:
+            assert any(f["family"] == family and f["status"] == "loaded" for f in faces), (family, faces)
+            assert page.evaluate(f"document.fonts.check('700 1em \"{family}\"')"), family
+        loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        for name in [n for files in SHIPPED_FONTS.values() for n in files]:
+            assert f"{server.url}/static/fonts/{name}" in loaded, (name, loaded)
+        first_family = "e => getComputedStyle(e).fontFamily.split(',')[0].replace(/[\"']/g, '').trim()"
+        for selector, family in [("#latest-cue", "Roboto"), ("#station-name", "Roboto"),
+                                 ("#latest-score", "Roboto Condensed"), ("#rep-count", "Roboto Condensed")]:
+            assert page.locator(selector).evaluate(first_family) == family, selector
+
+
+def test_every_character_of_the_screen_is_in_the_fonts_it_ships():
+    """A glyph the subset lacks would come from the kiosk's own fonts, different on every kiosk:
+    rebuild the fonts with it (server/fonts/build.py TEXT_RANGES) or draw it another way."""
+    ttlib = pytest.importorskip("fontTools.ttLib", reason="fonttools is not installed (dev extra)")
+    pytest.importorskip("brotli", reason="brotli is not installed (dev extra)")
+    server_dir = Path(__file__).resolve().parent.parent / "server"
+    used = {ch for f in ("templates/wall.html", "static/wall.js", "static/wall.css")
+            for ch in (server_dir / f).read_text(encoding="utf-8") if ord(ch) > 0x7E}
+    assert {"—", "°", "…", "·", "–"} <= used
+    for name in [n for files in SHIPPED_FONTS.values() for n in files]:
+        cmap = ttlib.TTFont(server_dir / "static" / "fonts" / name).getBestCmap()
+        assert sorted(ch for ch in used | set("0123456789") if ord(ch) not in cmap) == [], name
+
+
+def test_long_text_fits_and_a_floor_below_zero_reads_to_the_mat(gym, browser):
+    server, stations = gym
+    mat = stations["Mat 6"]
+    long_cue = ("Press your lower back into the mat before you lower your legs: squish the grape, "
+                "breathe out; stop where your back lifts")
+    assert len(long_cue) == 120  # the longest cue the API takes
+    with wall(browser, server, mat) as land, wall(browser, server, mat, PORTRAIT) as port:
+        post(server, mat, mat_event("lying", "m6"),
+             rep_event("m6", 1, score=88, cue="Great control, keep it up", descent_s=4.1, end_range_deg=-5.0))
+        for page in (land, port):
+            expect(page.locator("#rep-count")).to_have_text("1", timeout=2000)
+            expect(page.locator("#floor-label")).to_have_text("to the mat")
+            expect(page.locator("#depth-value")).to_have_text("22°")
+
+        # The longest cue with an arched back's numbers under it: smaller, but all of it, readable.
+        post(server, mat, rep_event("m6", 2, score=41, cue=long_cue, faults=["back_arched"], descent_s=3.1,
+                                    back_lift_cm=3.12, back_onset_deg=28.0, end_range_deg=-5.0))
+        for page, name in ((land, "landscape"), (port, "portrait")):
+            cue = page.locator("#latest-cue")
+            expect(cue).to_have_text(long_cue, timeout=2000)
+            assert all_shown(cue), f"the long cue is cut off ({name})"
+            assert px(cue) >= 0.025 * 1080, f"the long cue is unreadably small ({name}): {px(cue)} px"
+            expect(page.locator("#latest-back")).to_have_text("Back lifted 3.1 cm from legs at 28°")
+            expect(page.locator("#floor-label")).to_have_text("to the mat")
+            screenshot(page, f"wall-set-long-cue-{name}")
+        # Turning a screen re-fits it.
+        land.set_viewport_size(PORTRAIT)
+        assert all_shown(land.locator("#latest-cue")), "the long cue is cut off after turning the screen"
+        land.set_viewport_size(LANDSCAPE)
+        assert all_shown(land.locator("#latest-cue")), "the long cue is cut off after turning it back"
+
+        # The set is closed: the summary says "to the mat" too, in its box.
+        post(server, mat, set_event("m6", 1, 2, 64.5, -5.0))
+        for page, name in ((land, "landscape"), (port, "portrait")):
+            expect(page.locator("#summary-title")).to_have_text("Set 1 done", timeout=2000)
+            floor = page.locator("#summary-floor")
+            expect(floor).to_have_text("to the mat")
+            assert all_shown(floor), f"the summary's floor is cut off ({name})"
+            box, cell = floor.bounding_box(), page.locator(".stat").nth(2).bounding_box()
+            assert box and cell, name
+            assert cell["x"] <= box["x"] and box["x"] + box["width"] <= cell["x"] + cell["width"], name
+            screenshot(page, f"wall-rest-to-the-mat-{name}")
             assert not page.evaluate("document.scrollingElement.scrollHeight > innerHeight")
 
 

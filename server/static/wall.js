@@ -46,11 +46,34 @@
   const serverNow = () => Date.now() / 1000 + clockOffset;
   const grade = (score) => (score >= GOOD ? "good" : score >= OK ? "ok" : "bad");
   const deg = (v) => (num(v) == null ? "–" : `${Math.round(v)}°`);
+  // A personal end range at or below the floor plane (legs lowered all the way, read as 0° or a few
+  // degrees under) is "to the mat", never "your floor -5°".
+  const toTheMat = (v) => num(v) != null && Math.round(v) <= 0;
   const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
   function mmss(seconds) {
     const s = Math.max(0, Math.floor(seconds));
     const m = Math.floor(s / 60);
     return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  }
+  // Free text that must never be cut off (elements with data-fit): it wraps, and if it is still too
+  // big for its box the font size steps down, to FIT_FLOOR of the stylesheet's size at the least.
+  // Run after the text changes, when the window changes size and when the fonts have loaded.
+  const FIT_FLOOR = 0.5;
+  const FIT_STEP = 0.04;
+  const overflows = (node) => node.scrollHeight > node.clientHeight || node.scrollWidth > node.clientWidth;
+  function fit(node) {
+    node.style.fontSize = "";
+    if (!node.getClientRects().length || !overflows(node)) return; // hidden, or fits as it is
+    const base = parseFloat(getComputedStyle(node).fontSize);
+    const floor = base * FIT_FLOOR;
+    let size = base;
+    while (overflows(node) && size > floor) {
+      size = Math.max(floor, size - Math.max(1, base * FIT_STEP));
+      node.style.fontSize = `${size}px`;
+    }
+  }
+  function fitAll() {
+    for (const node of document.querySelectorAll("[data-fit]")) fit(node);
   }
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -159,7 +182,9 @@
     // Depth: the leg's lowest elevation this rep (0° floor, 90° vertical) and the member's floor.
     renderDial(num(rep.bottom_angle_deg), num(s.end_range_deg));
     setText($("depth-value"), deg(rep.bottom_angle_deg));
-    setText($("floor-label"), num(s.end_range_deg) == null ? "finding your floor…" : `your floor ${deg(s.end_range_deg)}`);
+    const floor = num(s.end_range_deg);
+    setText($("floor-label"), floor == null ? "finding your floor…"
+      : toTheMat(floor) ? "to the mat" : `your floor ${deg(floor)}`);
     renderTiles($("tiles"), s);
   }
 
@@ -196,7 +221,10 @@
     const meanEl = $("summary-mean");
     setText(meanEl, mean == null ? "–" : String(Math.round(mean)));
     meanEl.className = `mean ${mean == null ? "" : grade(mean)}`;
-    setText($("summary-floor"), deg(s.end_range_deg));
+    const floorEl = $("summary-floor");
+    const mat = toTheMat(s.end_range_deg);
+    setText(floorEl, mat ? "to the mat" : deg(s.end_range_deg));
+    floorEl.classList.toggle("words", mat);
     renderHold($("summary-hold"), s);
     setText($("rest-next"), n >= 3 ? "That's 3 sets — well done." : `Set ${n + 1} next, when you're ready.`);
     renderTiles($("rest-tiles"), s);
@@ -222,6 +250,7 @@
     if (mode === "ready") renderReady();
     if (mode === "set") renderSet(s);
     if (mode === "rest") renderRest(s);
+    fitAll();
   }
 
   function safely(fn) {
@@ -236,6 +265,12 @@
     clockOffset = next.server_now - Date.now() / 1000;
     snap = next;
     safely(render);
+  }
+
+  window.addEventListener("resize", () => safely(fitAll));
+  if (document.fonts) {
+    document.fonts.addEventListener("loadingdone", () => safely(fitAll));
+    document.fonts.ready.then(() => safely(fitAll));
   }
 
   // Once a second: the rest timer runs, and "set" becomes "rest" (or the summary goes) on time.

@@ -39,6 +39,9 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 # How long the legs must hold still at the top, within how many degrees, for the rep to be over.
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
+# Legs resting on the mat stay within this many degrees: wider than a still spell, as a pose model's
+# error on a lying body comes and goes in steps of a few degrees that last a few frames.
+_REST_RANGE_DEG = 6.0
 _ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
 # A rep's legs must have been seen in at least this share of its frames.
 _SEEN_SHARE = 0.3
@@ -107,6 +110,30 @@ class _Pending:
 
 
 @dataclass(slots=True)
+class _Spell:
+    """The leg has stayed within `width` degrees of one level (lo..hi) since sample `index`."""
+
+    width: float
+    lo: float = float("nan")
+    hi: float = float("nan")
+    index: int = -1
+
+    def extend(self, idx: int, value: float) -> bool:
+        """Take one sample; True when it starts a new spell."""
+        lo, hi = min(self.lo, value), max(self.hi, value)
+        if self.index >= 0 and hi - lo <= self.width:
+            self.lo, self.hi = lo, hi
+            return False
+        self.lo = self.hi = value
+        self.index = idx
+        return True
+
+    @property
+    def level(self) -> float:
+        return (self.lo + self.hi) / 2
+
+
+@dataclass(slots=True)
 class _LegState:
     """One leg: its zig-zag turning points, how long it has held still, and the rep under way on it."""
 
@@ -118,12 +145,11 @@ class _LegState:
     # The last three (index, elevation) seen: turning points are found on their median, so one wild
     # keypoint (worst with the knees drawn up, when hip and ankle are close) never makes a turn.
     recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=3))
-    # The leg has stayed within _SETTLE_RANGE_DEG of one level since `still_index` (still_lo..still_hi).
-    still_lo: float = float("nan")
-    still_hi: float = float("nan")
-    still_index: int = -1
+    # Held still (a touch of the mat, a stop at the top), and calm enough to be resting.
+    still: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG))
+    calm: _Spell = field(default_factory=lambda: _Spell(_REST_RANGE_DEG))
     touched: bool = False  # this still spell was taken as the legs back on the mat
-    rested: bool = False  # this still spell has lasted `rest_s` at a resting level: a rest
+    rested: bool = False  # this calm spell has lasted `rest_s` at a resting level: a rest
     # Where this leg lies on the mat: the level it rested at, or started the set from. None: not seen
     # resting yet (a recording that begins mid-set, legs up).
     floor: float | None = None
@@ -141,7 +167,7 @@ class _LegState:
         self.ext_index = -1
         self.pending = None
         self.recent.clear()
-        self.still_index = -1
+        self.still.index = self.calm.index = -1
         self.touched = self.rested = False
         self.floor = None
         self.contact = None
@@ -157,18 +183,11 @@ class _LegState:
         return self.recent[1][0], sorted(v for _, v in self.recent)[1]
 
     def hold(self, idx: int, value: float) -> None:
-        """Follow the still spell: it goes on while the leg stays within _SETTLE_RANGE_DEG."""
-        lo, hi = min(self.still_lo, value), max(self.still_hi, value)
-        if self.still_index >= 0 and hi - lo <= _SETTLE_RANGE_DEG:
-            self.still_lo, self.still_hi = lo, hi
-            return
-        self.still_lo = self.still_hi = value
-        self.still_index = idx
-        self.touched = self.rested = False
-
-    @property
-    def still_level(self) -> float:
-        return (self.still_lo + self.still_hi) / 2
+        """Follow the still and calm spells."""
+        if self.still.extend(idx, value):
+            self.touched = False
+        if self.calm.extend(idx, value):
+            self.rested = False
 
 
 def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -303,7 +322,10 @@ class RepSegmenter:
                 leg.pending = None
             if leg.contact is not None and leg.contact.index < self._first:
                 leg.contact = None
-            leg.still_index = max(leg.still_index, self._first) if leg.still_index >= 0 else -1
+            if leg.waiting is not None and leg.waiting[0].index < self._first:
+                leg.waiting = None
+            for spell in (leg.still, leg.calm):
+                spell.index = max(spell.index, self._first) if spell.index >= 0 else -1
 
     # -- streaming ------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -461,14 +483,13 @@ class RepSegmenter:
         return reps
 
     def _still(self, side: int, leg: _LegState) -> None:
-        """The leg has just held still long enough for a touch of the mat or a rest."""
+        """The leg has just held still long enough for a touch of the mat, or calm for a rest."""
         cfg = self.config
-        if leg.still_index < 0 or leg.still_level > cfg.rest_max_deg:
-            return
-        still_s = self._t[-1] - self._at(leg.still_index)
-        if not leg.touched and still_s >= cfg.touch_s and self._on_the_mat(side, leg):
+        still, calm, now = leg.still, leg.calm, self._t[-1]
+        if (still.index >= 0 and still.level <= cfg.rest_max_deg and not leg.touched
+                and now - self._at(still.index) >= cfg.touch_s and self._on_the_mat(side, leg)):
             leg.touched = True
-            landing = _Turn(leg.still_index, leg.still_level, "trough")
+            landing = _Turn(still.index, still.level, "trough")
             leg.landed = True
             if self._raised(side, leg, landing):
                 # Back on the mat after a rep's raise. Twice in a set, it is done from the floor; once,
@@ -479,16 +500,17 @@ class RepSegmenter:
                                  f"twice, the second time at {self._at(landing.index):.1f} s")
             self._note("floor", self._floor_rep(side, leg, landing))
             leg.contact = landing
-        if not leg.rested and still_s >= cfg.rest_s:
+        if (calm.index >= 0 and calm.level <= cfg.rest_max_deg and not leg.rested
+                and now - self._at(calm.index) >= cfg.rest_s):
             leg.rested = True
             # The lowest level it rests at is the mat: legs also hold still higher (a hollow hold).
-            leg.floor = leg.still_level if leg.floor is None else min(leg.floor, leg.still_level)
+            leg.floor = calm.level if leg.floor is None else min(leg.floor, calm.level)
             leg.pending = None  # legs resting on the mat end any rep in progress
-            leg.contact = _Turn(leg.still_index, leg.still_level, "trough")
+            leg.contact = _Turn(calm.index, calm.level, "trough")
             # The zig-zag starts again from here: nothing before the rest is paired with what follows.
             leg.turns.clear()
-            leg.rising, leg.ext_value, leg.ext_index = True, leg.still_level, leg.still_index
-            if all(other.rested or other.still_index < 0 for other in self._legs):
+            leg.rising, leg.ext_value, leg.ext_index = True, calm.level, calm.index
+            if all(other.rested or other.calm.index < 0 for other in self._legs):
                 self._resolve()
                 self._rest_now = True
 
@@ -496,7 +518,7 @@ class RepSegmenter:
         """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap
         the other leg stays up."""
         cfg = self.config
-        if leg.floor is None or leg.still_level > leg.floor + cfg.floor_tolerance_deg:
+        if leg.floor is None or leg.still.level > leg.floor + cfg.floor_tolerance_deg:
             return False
         other = self._elev[-1][1 - side]
         return not (np.isfinite(other) and other >= cfg.tabletop_other_leg_deg)
@@ -537,7 +559,7 @@ class RepSegmenter:
         now = self._elev[-1][1 - side]
         if other.floor is None or not np.isfinite(now) or now <= other.floor + _SETTLE_RANGE_DEG:
             return False
-        return other.still_index < 0 or self._t[-1] - self._at(other.still_index) < self.config.touch_s
+        return other.still.index < 0 or self._t[-1] - self._at(other.still.index) < self.config.touch_s
 
     def _waited(self, side: int, leg: _LegState) -> Rep | None:
         """A floor rep that waited for the other leg: measured once that leg is down or stopped."""

@@ -273,3 +273,27 @@ def test_setting_one_leg_down_and_raising_the_other_is_no_rep() -> None:
     assert [r.moving for r in reps] == ["left", "left", "right", "right"]
     assert all(r.variant == "single_leg" for r in reps)
     assert switch_at / fps < reps[2].start_t
+
+
+def test_legs_held_up_half_a_minute_then_set_down_one_after_the_other_is_no_rep_and_no_crash() -> None:
+    """A floor "rep" waiting for the other leg to land while its lift-off falls out of the window
+    (raised, held 30 s, set down left then slowly right) once crashed the station with an IndexError."""
+    fps = 25.0
+    up = _hold(0.0, 1.0, fps) + _ramp_move(0.0, 60.0, 1.0, 0.3, fps) + _hold(60.0, 30.5, fps)
+    left = up + _ramp_move(60.0, 0.0, 1.0, 0.3, fps) + _hold(0.0, 8.0, fps)
+    right = up + _hold(60.0, 1.0, fps) + _ramp_move(60.0, 0.0, 3.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    right += [0.0] * (len(left) - len(right))
+    assert _feed(left, fps, other=right) == []
+
+
+def test_a_rest_read_through_pose_model_steps_still_ends_the_set() -> None:
+    """Lying on the mat, the legs read a few degrees off for a few frames now and then (the pose model's
+    error comes and goes in steps): still a rest, so a top set and the floor set after it are each read
+    their own way."""
+    fps = 25.0
+    e = _set_of_reps(3, fps)[: -round(5.0 * fps)]
+    for _ in range(4):
+        e += _hold(0.0, 1.7, fps) + _hold(4.5, 0.2, fps)
+    floor, _ = _floor_set(3, fps)
+    reps = _feed(e + floor, fps, noise=0.3)
+    assert [r.order for r in reps] == ["top"] * 3 + ["floor"] * 3

@@ -35,7 +35,7 @@ class RepConfig(_Strict):
     # Both the lowering and the return of a rep must cover at least this; smaller moves (a leg lifted
     # a little while resting, shifting) are fidgeting.
     min_amplitude_deg: float = Field(22.0, gt=0)
-    # Legs held still this long on the mat (under rest_max_deg) rest: that ends any rep in progress and
+    # Legs held still this long on the mat (within rest_max_deg of 0°) rest: that ends any rep in progress and
     # the set. Longer than the guide's optional three-second pause at the bottom.
     rest_s: float = Field(4.0, gt=0)
     rest_max_deg: float = Field(30.0, gt=0)

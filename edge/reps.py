@@ -39,9 +39,9 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 # How long the legs must hold still at the top, within how many degrees, for the rep to be over.
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
-# Legs resting on the mat stay within this many degrees: wider than a still spell, as a pose model's
-# error on a lying body comes and goes in steps of a few degrees that last a few frames.
-_REST_RANGE_DEG = 6.0
+# Legs resting on the mat stay as still, but for a pose model's error on a lying body, which comes and
+# goes in steps of a few degrees that last a few frames: an excursion shorter than this is no movement.
+_REST_GRACE_S = 0.4
 _ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
 # A rep's legs must have been seen in at least this share of its frames.
 _SEEN_SHARE = 0.3
@@ -111,21 +111,34 @@ class _Pending:
 
 @dataclass(slots=True)
 class _Spell:
-    """The leg has stayed within `width` degrees of one level (lo..hi) since sample `index`."""
+    """The leg has stayed within `width` degrees of one level (lo..hi) since sample `index`, but for
+    excursions shorter than `grace_s`."""
 
     width: float
+    grace_s: float = 0.0
     lo: float = float("nan")
     hi: float = float("nan")
     index: int = -1
+    away: list[tuple[int, float, float]] = field(default_factory=list)  # (index, t, value) since it left
 
-    def extend(self, idx: int, value: float) -> bool:
+    def extend(self, idx: int, t: float, value: float) -> bool:
         """Take one sample; True when it starts a new spell."""
         lo, hi = min(self.lo, value), max(self.hi, value)
         if self.index >= 0 and hi - lo <= self.width:
             self.lo, self.hi = lo, hi
+            self.away.clear()
             return False
+        self.away.append((idx, t, value))
+        if self.index >= 0 and t - self.away[0][1] < self.grace_s:
+            return False
+        # The leg has moved: the new spell starts at the first sample away that the rest stay near.
         self.lo = self.hi = value
         self.index = idx
+        for i, _, v in reversed(self.away[:-1]):
+            if max(self.hi, v) - min(self.lo, v) > self.width:
+                break
+            self.lo, self.hi, self.index = min(self.lo, v), max(self.hi, v), i
+        self.away.clear()
         return True
 
     @property
@@ -147,7 +160,7 @@ class _LegState:
     recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=3))
     # Held still (a touch of the mat, a stop at the top), and calm enough to be resting.
     still: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG))
-    calm: _Spell = field(default_factory=lambda: _Spell(_REST_RANGE_DEG))
+    calm: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG, _REST_GRACE_S))
     touched: bool = False  # this still spell was taken as the legs back on the mat
     rested: bool = False  # this calm spell has lasted `rest_s` at a resting level: a rest
     # Where this leg lies on the mat: the level it rested at, or started the set from. None: not seen
@@ -167,7 +180,9 @@ class _LegState:
         self.ext_index = -1
         self.pending = None
         self.recent.clear()
-        self.still.index = self.calm.index = -1
+        for spell in (self.still, self.calm):
+            spell.index = -1
+            spell.away.clear()
         self.touched = self.rested = False
         self.floor = None
         self.contact = None
@@ -182,11 +197,11 @@ class _LegState:
             return None
         return self.recent[1][0], sorted(v for _, v in self.recent)[1]
 
-    def hold(self, idx: int, value: float) -> None:
+    def hold(self, idx: int, t: float, value: float) -> None:
         """Follow the still and calm spells."""
-        if self.still.extend(idx, value):
+        if self.still.extend(idx, t, value):
             self.touched = False
-        if self.calm.extend(idx, value):
+        if self.calm.extend(idx, t, value):
             self.rested = False
 
 
@@ -433,7 +448,7 @@ class RepSegmenter:
                 # Where the leg was first seen: if it was already rising (the member was found, or the
                 # picture came back, mid-rep), the rep started before it.
                 leg.contact = _Turn(idx, value, "start")
-        leg.hold(idx, value)
+        leg.hold(idx, self._at(idx), value)
         self._note("floor", self._waited(side, leg))
         self._still(side, leg)
         turn = self._turning_point(leg, idx, value)
@@ -486,7 +501,8 @@ class RepSegmenter:
         """The leg has just held still long enough for a touch of the mat, or calm for a rest."""
         cfg = self.config
         still, calm, now = leg.still, leg.calm, self._t[-1]
-        if (still.index >= 0 and still.level <= cfg.rest_max_deg and not leg.touched
+        # Legs lie near 0°: a level far below it is the pose model pointing a leg at the head.
+        if (still.index >= 0 and abs(still.level) <= cfg.rest_max_deg and not leg.touched
                 and now - self._at(still.index) >= cfg.touch_s and self._on_the_mat(side, leg)):
             leg.touched = True
             landing = _Turn(still.index, still.level, "trough")
@@ -500,7 +516,8 @@ class RepSegmenter:
                                  f"twice, the second time at {self._at(landing.index):.1f} s")
             self._note("floor", self._floor_rep(side, leg, landing))
             leg.contact = landing
-        if (calm.index >= 0 and calm.level <= cfg.rest_max_deg and not leg.rested
+        # A rest is declared on a sample at its level, never during an excursion that may be the rise.
+        if (calm.index >= 0 and not calm.away and abs(calm.level) <= cfg.rest_max_deg and not leg.rested
                 and now - self._at(calm.index) >= cfg.rest_s):
             leg.rested = True
             # The lowest level it rests at is the mat: legs also hold still higher (a hollow hold).

@@ -297,3 +297,22 @@ def test_a_rest_read_through_pose_model_steps_still_ends_the_set() -> None:
     floor, _ = _floor_set(3, fps)
     reps = _feed(e + floor, fps, noise=0.3)
     assert [r.order for r in reps] == ["top"] * 3 + ["floor"] * 3
+
+
+def test_a_pause_at_the_bottom_just_short_of_a_rest_is_no_rest_when_the_legs_rise() -> None:
+    """The guide's optional pause at the bottom, held a little longer: the rise after it is a rep, and
+    the seconds of the rise that the rest's grace for pose-model steps covers are not counted as rest."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    for pause in (0.5, 3.4, 0.5):
+        e += _ramp_move(88.0, 10.0, 3.0, 0.4, fps) + _hold(10.0, pause, fps)
+        e += _ramp_move(10.0, 88.0, 1.0, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps)
+    seg = RepSegmenter()
+    reps, rested = [], False
+    for i, v in enumerate(e):
+        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
+        rested |= seg.rested
+    reps += seg.flush()
+    assert not rested
+    assert len(reps) == 3 and {r.order for r in reps} == {"top"}

@@ -451,6 +451,7 @@ class RepSegmenter:
         leg.hold(idx, self._at(idx), value)
         self._note("floor", self._waited(side, leg))
         self._still(side, leg)
+        self._lift_off(leg, idx)
         turn = self._turning_point(leg, idx, value)
         if turn is not None and turn.kind == "peak":
             leg.landed = False
@@ -530,6 +531,16 @@ class RepSegmenter:
             if all(other.rested or other.calm.index < 0 for other in self._legs):
                 self._resolve()
                 self._rest_now = True
+
+    @staticmethod
+    def _lift_off(leg: _LegState, idx: int) -> None:
+        """While the leg lies where it touched down or rested, its lift-off is still to come: a floor rep
+        starts where the leg leaves the mat, however long it lay there (a rest outlasts the window)."""
+        c = leg.contact
+        if c is None or c.kind != "trough" or c.index == idx:
+            return
+        if 0 <= leg.still.index <= c.index or (0 <= leg.calm.index <= c.index and not leg.calm.away):
+            leg.contact = _Turn(idx, c.value, "trough")
 
     def _on_the_mat(self, side: int, leg: _LegState) -> bool:
         """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap

@@ -51,12 +51,12 @@ def tally_of(generator: str) -> Tally:
 # Bars not met yet, with what the held-out sessions give (issue 17). Strict: the day a bar is met, its
 # mark fails and comes off.
 NOT_YET = {
-    ("scenarios", "count"): "88.2% of 119 sets (48.7% before floor-start reps and rests were read): "
+    ("scenarios", "count"): "91.6% of 119 sets (48.7% before floor-start reps and rests were read): "
                             "floor-start sets with a leg switch counted k-1, top-start sets lowered onto the "
                             "mat with a pause read as floor-start (k+1)",
-    ("scenarios", "momentum"): "F1 0.87: rebounds of floor-start reps are missed, which have no bottom "
+    ("scenarios", "momentum"): "F1 0.86: rebounds of floor-start reps are missed, which have no bottom "
                                "turnaround inside the rep",
-    ("scenarios", "knees_bent"): "F1 0.76: knees bent only near the top, where the knee is no longer read "
+    ("scenarios", "knees_bent"): "F1 0.77: knees bent only near the top, where the knee is no longer read "
                                  "(the pose model misplaces it there), are missed",
 }
 

@@ -316,3 +316,14 @@ def test_a_pause_at_the_bottom_just_short_of_a_rest_is_no_rest_when_the_legs_ris
     reps += seg.flush()
     assert not rested
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}
+
+
+def test_the_first_floor_rep_after_a_long_rest_on_the_mat_is_counted() -> None:
+    """A member lies still for a long while (longer than any rep), then does a set from the floor: the
+    first rep starts where the legs leave the mat, not where they came to rest."""
+    fps = 20.0
+    e, spans = _floor_set(3, fps)
+    e = _hold(0.0, 40.0, fps) + e
+    reps = _feed(e, fps, noise=0.3)
+    assert len(reps) == 3 and {r.order for r in reps} == {"floor"}
+    assert reps[0].start_t == pytest.approx(40.0 + spans[0][0], abs=0.3)

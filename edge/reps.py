@@ -746,7 +746,7 @@ class RepSegmenter:
             rejected(ph.start, ph.end, f"knees bent to {np.median(judged):.0f}° throughout (median), not "
                      "lowered from tabletop: a crunch, a bridge or a knee tuck, not a leg lift")
             return None
-        min_knee = float(np.min(_running_median(judged, _KNEE_RUN))) if len(judged) else float("nan")
+        min_knee = _lowest_sustained(judged, _KNEE_RUN)
         return Rep(
             start_t=round(ph.start, 3),
             end_t=round(ph.end, 3),
@@ -909,6 +909,13 @@ def _running_median(x: np.ndarray, n: int) -> np.ndarray:
     half = n // 2
     stacked = np.lib.stride_tricks.sliding_window_view(x, n)
     return np.concatenate([x[:half], np.median(stacked, axis=1), x[len(x) - half:]])
+
+
+def _lowest_sustained(x: np.ndarray, n: int) -> float:
+    """The lowest median of n consecutive samples: one wild keypoint, at either end too, is no bend."""
+    if len(x) < n:
+        return float(np.median(x)) if len(x) else float("nan")
+    return float(np.min(np.median(np.lib.stride_tricks.sliding_window_view(x, n), axis=1)))
 
 
 def _median3(x: np.ndarray) -> np.ndarray:

@@ -327,3 +327,22 @@ def test_the_first_floor_rep_after_a_long_rest_on_the_mat_is_counted() -> None:
     reps = _feed(e, fps, noise=0.3)
     assert len(reps) == 3 and {r.order for r in reps} == {"floor"}
     assert reps[0].start_t == pytest.approx(40.0 + spans[0][0], abs=0.3)
+
+
+def test_one_wild_knee_read_where_the_knee_starts_being_judged_is_no_bent_knee() -> None:
+    """A pose model's one-frame slip of the knee, on the first and the last frame where the legs are low
+    enough for the knee to be read: straight legs stay straight (a slip mid-rep was already forgiven)."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    first = len(e)
+    e += _top_rep(88.0, 10.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    low = [i for i in range(first, first + len(_top_rep(88.0, 10.0, fps))) if e[i] <= 45.0]
+    knee = [175.0] * len(e)
+    knee[low[0]] = knee[low[-1]] = 120.0
+    seg = RepSegmenter()
+    reps = []
+    for i, v in enumerate(e):
+        reps += seg.push(_both(i / fps, v, knee[i]))
+    reps += seg.flush()
+    assert len(reps) == 1
+    assert reps[0].min_knee_angle_deg >= 170.0

@@ -42,6 +42,7 @@ _SETTLE_RANGE_DEG = 3.0
 # Legs resting on the mat stay as still, but for a pose model's error on a lying body, which comes and
 # goes in steps of a few degrees that last a few frames: an excursion shorter than this is no movement.
 _REST_GRACE_S = 0.4
+_LIFT_LEAD_S = 3.0  # see `_lift_off`
 _ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
 # A rep's legs must have been seen in at least this share of its frames.
 _SEEN_SHARE = 0.3
@@ -532,15 +533,20 @@ class RepSegmenter:
                 self._resolve()
                 self._rest_now = True
 
-    @staticmethod
-    def _lift_off(leg: _LegState, idx: int) -> None:
-        """While the leg lies where it touched down or rested, its lift-off is still to come: a floor rep
-        starts where the leg leaves the mat, however long it lay there (a rest outlasts the window)."""
+    def _lift_off(self, leg: _LegState, idx: int) -> None:
+        """While the leg lies where it touched down or rested, the next floor rep is measured from at most
+        `_LIFT_LEAD_S` before now: a rest can outlast the window and any rep, and its rep must not start
+        back there. (Not from now: the pose model may see one leg of a double-leg lift leave the mat late,
+        and the rep is measured from before either did.)"""
         c = leg.contact
         if c is None or c.kind != "trough" or c.index == idx:
             return
         if 0 <= leg.still.index <= c.index or (0 <= leg.calm.index <= c.index and not leg.calm.away):
-            leg.contact = _Turn(idx, c.value, "trough")
+            since, index = self._t[-1] - _LIFT_LEAD_S, c.index
+            while index < idx and self._at(index + 1) <= since:
+                index += 1
+            if index > c.index:
+                leg.contact = _Turn(index, c.value, "trough")
 
     def _on_the_mat(self, side: int, leg: _LegState) -> bool:
         """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap

@@ -54,7 +54,7 @@ NOT_YET = {
     ("scenarios", "count"): "91.6% of 119 sets (48.7% before floor-start reps and rests were read): "
                             "floor-start sets with a leg switch counted k-1, top-start sets lowered onto the "
                             "mat with a pause read as floor-start (k+1)",
-    ("scenarios", "momentum"): "F1 0.86: rebounds of floor-start reps are missed, which have no bottom "
+    ("scenarios", "momentum"): "F1 0.87: rebounds of floor-start reps are missed, which have no bottom "
                                "turnaround inside the rep",
     ("scenarios", "knees_bent"): "F1 0.78: knees bent only near the top, where the knee is no longer read "
                                  "(the pose model misplaces it there), are missed",

@@ -921,7 +921,8 @@ def _lowest_sustained(x: np.ndarray, n: int) -> float:
     """The lowest median of n consecutive samples: one wild keypoint, at either end too, is no bend."""
     if len(x) < n:
         return float(np.median(x)) if len(x) else float("nan")
-    return float(np.min(np.median(np.lib.stride_tricks.sliding_window_view(x, n), axis=1)))
+    half = n // 2
+    return float(np.min(_running_median(x, n)[half:len(x) - half]))  # without its unfiltered ends
 
 
 def _median3(x: np.ndarray) -> np.ndarray:

@@ -65,8 +65,6 @@ class RepConfig(_Strict):
     # Knees bent under this through a whole move (median) that is no heel tap: a crunch, a bridge or a
     # knee tuck moves the legs too, but it is no leg lift.
     leg_lift_min_knee_deg: float = Field(110.0, gt=0, le=180)
-    # The knee angle is read only where the legs are below this: higher, the pose model misplaces knees.
-    knee_judged_below_deg: float = Field(45.0, gt=0, le=90)
 
 
 class FaultRules(_Strict):

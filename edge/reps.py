@@ -46,8 +46,10 @@ _LIFT_LEAD_S = 3.0  # see `_lift_off`
 _ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
 # A rep's legs must have been seen in at least this share of its frames.
 _SEEN_SHARE = 0.3
-# The knee is judged on its running median over this many samples.
-_KNEE_RUN = 5
+# The knee is judged on its running median over this long: a member who bends the knees keeps them
+# bent through a good part of the move, while the pose model's misplaced knees (straight legs read
+# 110–145°, at any height) come and go within a few frames.
+_KNEE_RUN_S = 0.7
 # Longest a floor rep landed on one leg waits for the other to land.
 _LANDING_WAIT_S = 2.0
 # A floor rep starts and ends where the legs are within this share of its height of the mat.
@@ -559,7 +561,8 @@ class RepSegmenter:
 
     def _raised(self, side: int, leg: _LegState, landing: _Turn) -> bool:
         """Since it last left the mat the leg went up and came back down to `landing`, each by a rep's
-        amplitude."""
+        amplitude, and at least halfway back to the mat: legs swinging past the top and back, however
+        far, are still up."""
         contact = leg.contact
         if contact is None or landing.index <= contact.index:
             return False
@@ -569,7 +572,9 @@ class RepSegmenter:
             return False
         top = float(seen.max())
         rise = top - landing.value if contact.kind == "start" else top - contact.value
-        return min(rise, top - landing.value) >= self.config.min_amplitude_deg
+        floor = leg.floor if leg.floor is not None else min(contact.value, landing.value)
+        halfway = landing.value - floor <= 0.5 * (top - floor)
+        return halfway and min(rise, top - landing.value) >= self.config.min_amplitude_deg
 
     def _floor_rep(self, side: int, leg: _LegState, landing: _Turn) -> Rep | None:
         """Floor set: the leg left the mat at `leg.contact`, went up and came back down to `landing`,
@@ -588,10 +593,12 @@ class RepSegmenter:
         return self._measure(side, contact.index, landing.index, self._count - 1, kind="floor")
 
     def _other_landing(self, side: int) -> bool:
-        """The other leg is above where it rests, and moving (a support leg bent on the mat is still)."""
+        """The other leg is still moving: it has not held still since the last `touch_s` (a leg that landed
+        has, and so has a support leg bent on the mat). Not "above where it rests": a floor learnt from
+        the first frames of a set can sit a few degrees high, and the rep would end before the leg lands."""
         other = self._legs[1 - side]
         now = self._elev[-1][1 - side]
-        if other.floor is None or not np.isfinite(now) or now <= other.floor + _SETTLE_RANGE_DEG:
+        if other.floor is None or not np.isfinite(now):
             return False
         return other.still.index < 0 or self._t[-1] - self._at(other.still.index) < self.config.touch_s
 
@@ -742,17 +749,11 @@ class RepSegmenter:
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
         variant = "heel_tap" if tapping else self._variant(moving, side, other[in_rep], knee_rep)
-        # The pose model misplaces the knees of legs raised towards vertical (straight legs read
-        # 80–140°), so the knee is judged where the legs are lower, and on its running median, so that
-        # a few wild frames do not make a bent knee. The legs bend most low down anyway, where the
-        # hamstrings pull hardest.
-        low = in_rep & (sig <= cfg.knee_judged_below_deg) & np.isfinite(knee_sig)
-        judged = knee_sig[low] if low.sum() >= _KNEE_RUN else knee_rep
-        if not tapping and len(judged) and float(np.median(judged)) < cfg.leg_lift_min_knee_deg:
-            rejected(ph.start, ph.end, f"knees bent to {np.median(judged):.0f}° throughout (median), not "
+        if not tapping and len(knee_rep) and float(np.median(knee_rep)) < cfg.leg_lift_min_knee_deg:
+            rejected(ph.start, ph.end, f"knees bent to {np.median(knee_rep):.0f}° throughout (median), not "
                      "lowered from tabletop: a crunch, a bridge or a knee tuck, not a leg lift")
             return None
-        min_knee = _lowest_sustained(judged, _KNEE_RUN)
+        min_knee = _lowest_sustained(knee_rep, _knee_run(t[in_rep]))
         return Rep(
             start_t=round(ph.start, 3),
             end_t=round(ph.end, 3),
@@ -915,6 +916,13 @@ def _running_median(x: np.ndarray, n: int) -> np.ndarray:
     half = n // 2
     stacked = np.lib.stride_tricks.sliding_window_view(x, n)
     return np.concatenate([x[:half], np.median(stacked, axis=1), x[len(x) - half:]])
+
+
+def _knee_run(t: np.ndarray) -> int:
+    """Samples (odd, at least 3) that span `_KNEE_RUN_S` at the frame rate of these times."""
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    n = round(_KNEE_RUN_S / dt) if dt > 0 else 3
+    return max(3, n | 1)
 
 
 def _lowest_sustained(x: np.ndarray, n: int) -> float:

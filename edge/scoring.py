@@ -92,8 +92,8 @@ class StraightLegRules:
         return [
             f"fast_descent: lowered in {rep.descent_s:.1f} s (rule < {rules.fast_descent_s} s)",
             _momentum_reasons(rep, rules),
-            f"knees_bent: smallest knee {rep.min_knee_angle_deg:.0f}° where the legs were low enough to "
-            f"read it (rule < {rules.knees_bent_deg:.0f}°)",
+            f"knees_bent: smallest knee {rep.min_knee_angle_deg:.0f}°, held a moment (rule < "
+            f"{rules.knees_bent_deg:.0f}°)",
             f"short_top: top {rep.top_angle_deg:.0f}° (rule < {rules.short_top_deg:.0f}°)",
             back,
         ]

@@ -36,8 +36,7 @@ NOT_YET = {
 }
 VARIANTS_NOT_YET = {
     "singleleg-drops.mp4": "the pose model puts both legs on the moving one (an animated figure; the leg "
-                           "held up is read as an arm), so one leg moving reads as both: double_leg, and "
-                           "the merged knee reads 137-148°",
+                           "held up is read as an arm), so one leg moving reads as both: double_leg",
 }
 
 

@@ -40,6 +40,15 @@ KNEES = (KP["left_knee"], KP["right_knee"])
 ANKLES = (KP["left_ankle"], KP["right_ankle"])
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two x1, y1, x2, y2 boxes: whether two detections are one person."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """One detected person.

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edge.config import AnalysisConfig, ConfigError, load_analysis_config
-from edge.scoring import FAULTS as FAULT_NAMES
-from edge.session import Analysis
+from edge.analysis.config import AnalysisConfig, ConfigError, load_analysis_config
+from edge.analysis.scoring import FAULTS as FAULT_NAMES
+from edge.analysis.session import Analysis
 from edge.trace import TraceError
 
 EXIT_BAD_INPUT = 2
@@ -40,8 +40,8 @@ def _is_trace(path: Path) -> bool:
 def _video_input() -> Iterator[None]:
     """Camera and pose-model failures as user errors. Imported only for video, so analysing a trace
     never loads OpenCV or ONNX Runtime."""
-    from edge.camera import CameraError
-    from edge.pose import PoseError
+    from edge.pixels.camera import CameraError
+    from edge.pixels.pose import PoseError
 
     try:
         yield
@@ -50,7 +50,7 @@ def _video_input() -> Iterator[None]:
 
 
 def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: bool = False) -> Analysis:
-    from edge.analysis import analyze_frames
+    from edge.analysis.analyzer import analyze_frames
     from edge.trace import iter_trace
 
     if not path.exists():
@@ -62,7 +62,7 @@ def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: boo
                 return analyze_frames(frames, header, config, explain)
         except UnicodeDecodeError:
             raise CliError(f"{path}: not a text trace file") from None
-    from edge.recording import pose_frames_from_video
+    from edge.pixels.recording import pose_frames_from_video
 
     with _video_input():
         header, frames = pose_frames_from_video(path, model)
@@ -95,7 +95,7 @@ def _rep_table(analysis: Analysis) -> str:
 def _explanation(analysis: Analysis, config: AnalysisConfig) -> str:
     """Per movement of the legs, in time order: why it was counted (and how its faults were decided)
     or why not."""
-    from edge.scoring import VARIANT_RULES
+    from edge.analysis.scoring import VARIANT_RULES
 
     number = {(s.rep.start_t, s.rep.end_t): i for i, s in enumerate(analysis.reps, start=1)}
     scored = {(s.rep.start_t, s.rep.end_t): s for s in analysis.reps}
@@ -129,7 +129,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from edge.recording import record_trace
+    from edge.pixels.recording import record_trace
 
     src = Path(args.video)
     if not src.exists():
@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_station(args: argparse.Namespace) -> int:
     import signal
 
-    from edge.outbox import OutboxError
-    from edge.station import Station, StationConfigError, load_station_settings
+    from edge.station.outbox import OutboxError
+    from edge.station.service import Station, StationConfigError, load_station_settings
 
     stops: tuple[type[Exception], ...] = (StationConfigError,)  # errors that end a run with a message
     try:
@@ -207,7 +207,7 @@ def cmd_station(args: argparse.Namespace) -> int:
         if settings.source.kind == "trace":
             station = Station(settings)
         else:
-            from edge.pose import PoseError  # the pose stack is imported for cameras only
+            from edge.pixels.pose import PoseError  # the pose stack is imported for cameras only
 
             # The pose model's process ending: the exit status has systemd start the station again.
             stops = (StationConfigError, PoseError)
@@ -235,7 +235,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import main as bench_main
+    from edge.station.bench import main as bench_main
 
     return bench_main(args.rest)
 

@@ -13,7 +13,7 @@ import time
 import webbrowser
 from pathlib import Path
 
-from edge.station import CameraSettings, SourceSettings, Station, StationSettings
+from edge.station.service import CameraSettings, SourceSettings, Station, StationSettings
 from server import admin
 from server.settings import ServerSettings
 from server.store import open_store

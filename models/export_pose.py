@@ -34,7 +34,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge.pose import OnnxPoseBackend, crop_around, expand_to_aspect, letterbox, to_blob  # noqa: E402
+from edge.pixels.pose import OnnxPoseBackend, crop_around, expand_to_aspect, letterbox, to_blob  # noqa: E402
 
 MODELS = ROOT / "models"
 BUILD = ROOT / "build" / "pose-export"

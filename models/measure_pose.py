@@ -24,9 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge import pose_check  # noqa: E402
-from edge.people import Person  # noqa: E402
-from edge.pose import OnnxPoseBackend, Roi, crop_around, expand_to_aspect  # noqa: E402
+from edge.people import Person, iou  # noqa: E402
+from edge.pixels import pose_check  # noqa: E402
+from edge.pixels.pose import OnnxPoseBackend, Roi, crop_around, expand_to_aspect  # noqa: E402
 
 FOOTAGE = ROOT / "models" / "footage" / "demo.mp4"
 BASELINE = "yolo11n-pose-640.onnx"
@@ -91,7 +91,7 @@ def accuracy(cand: Candidate, pairs: list[tuple[np.ndarray, np.ndarray]], base_p
                 found = people
             elif people:
                 # A crop shows one person in full; others in it are cut off, and their own crop has them.
-                found.append(max(people, key=lambda q: pose_check.iou(q.bbox, seed.bbox)))
+                found.append(max(people, key=lambda q: iou(q.bbox, seed.bbox)))
         compare(now_people, found, res)
     return res
 

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from matcoach import __version__
 from matcoach.wire import (
     API_PREFIX,
     BatchResult,
@@ -21,12 +20,9 @@ from matcoach.wire import (
     Registration,
     StationConfig,
 )
-from server.app import Services, services
 from server.auth import split_token, token_matches
-from server.screen import wall_snapshot
+from server.services import SOFTWARE_VERSION, Services, push_wall, services
 from server.store import EventConflict, Station
-
-SOFTWARE_VERSION = __version__
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -86,18 +82,6 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 def _config(station: Station) -> StationConfig:
     return StationConfig(station_id=station.id, name=station.name, mat_region=station.mat_region)
-
-
-async def push_wall(svc: Services, station_id: str) -> None:
-    """Re-read a station's wall state and hand it to its open screens (if any are open)."""
-    if not svc.hub.watching(station_id):
-        return
-    station = await run_in_threadpool(svc.store.station, station_id)
-    if station is None:
-        return
-    snapshot = await run_in_threadpool(wall_snapshot, svc.store, station, svc.clock(),
-                                       svc.settings.rest_after_s)
-    svc.hub.publish(station_id, snapshot)
 
 
 @router.get("/health", tags=["server"])

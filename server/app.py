@@ -5,9 +5,6 @@ tests, the benchmark and `matcoach server` build the same app around different p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,31 +12,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.auth import LoginThrottle
-from server.live import LiveHub
+from server import api, staff, wall
+from server.services import HERE, SOFTWARE_VERSION, Clock, Services
 from server.settings import ServerSettings
 from server.store import Store
-
-Clock = Callable[[], float]
-HERE = Path(__file__).parent
-
-
-@dataclass
-class Services:
-    """What every route needs, hung on `app.state.services`."""
-
-    store: Store
-    settings: ServerSettings
-    clock: Clock
-    hub: LiveHub = field(default_factory=LiveHub)
-    throttle: LoginThrottle = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.throttle = LoginThrottle(self.settings.login_attempts, self.settings.login_window_s)
-
-
-def services(request: Request) -> Services:
-    return request.app.state.services
 
 
 class BodyLimit:
@@ -115,10 +91,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 def create_app(store: Store, settings: ServerSettings | None = None, clock: Clock = time.time) -> FastAPI:
-    from server import api, staff, wall
-
     settings = settings or ServerSettings()
-    app = FastAPI(title="MatCoach server", version=api.SOFTWARE_VERSION)
+    app = FastAPI(title="MatCoach server", version=SOFTWARE_VERSION)
     app.state.services = Services(store=store, settings=settings, clock=clock)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     body_errors: dict[int | str, dict] = {400: {"description": "the body is not JSON"},

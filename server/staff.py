@@ -16,18 +16,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from matcoach.wire import API_PREFIX, MatRegion, StationConfig
 from server import admin
-from server.api import SOFTWARE_VERSION, push_wall
-from server.app import HERE, Services, services
 from server.auth import hash_secret, verify_password
+from server.services import SOFTWARE_VERSION, Services, push_wall, services, templates
 from server.store import Login, Station, StoredEvent
 
 router = APIRouter(tags=["staff"])
-templates = Jinja2Templates(directory=HERE / "templates")
 COOKIE = "mc_staff"
 ServicesDep = Annotated[Services, Depends(services)]
 

@@ -13,14 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
-from server.app import HERE, Services, services
 from server.screen import wall_snapshot
+from server.services import Services, services, templates
 from server.store import Station
 
 router = APIRouter(tags=["wall screen"])
-templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def _station(svc: Services, wall_key: str) -> Station:

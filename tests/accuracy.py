@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.analysis import analyze_frames
+from edge.analysis.analyzer import analyze_frames
+from edge.analysis.scoring import FAULTS
 from edge.people import PoseFrame
-from edge.scoring import FAULTS
 from edge.trace import TraceHeader
 from tests.sim.observe import exchange_sides
 from tests.sim.truth import Truth

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from edge.analysis import Analyzer
-from edge.scoring import ScoredRep
+from edge.analysis.analyzer import Analyzer
+from edge.analysis.scoring import ScoredRep
 from tests.sim.render import RenderedHold, RenderedRep, render_session
 from tests.sim.render_look import Look, sample_look
 from tests.sim.spec import STRAIGHT_LEG

@@ -81,8 +81,8 @@ def score(clip: Clip, reps: list[dict]) -> ClipResult:
 
 
 def analyse(clip: Clip, traces: Path | None = None) -> ClipResult:
-    from edge.analysis import analyze_frames
-    from edge.recording import pose_frames_from_video
+    from edge.analysis.analyzer import analyze_frames
+    from edge.pixels.recording import pose_frames_from_video
     from edge.trace import iter_trace
 
     if traces is not None:

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.analysis import analyze_frames
-from edge.camera import OpenCVSource
-from edge.model_files import BASELINE_MODEL, CROP_MODEL
+from edge.analysis.analyzer import analyze_frames
+from edge.analysis.tracking import MatTracker
 from edge.people import ANKLES, HIPS, KNEES, SHOULDERS, Person, PoseFrame
-from edge.pose import PoseBackend, load_backend
-from edge.runner import CropRunner
+from edge.pixels.camera import OpenCVSource
+from edge.pixels.model_files import BASELINE_MODEL, CROP_MODEL
+from edge.pixels.pose import PoseBackend, load_backend
+from edge.pixels.runner import CropRunner
 from edge.trace import make_header
-from edge.tracking import MatTracker
 from tests.footage import Clip, load_labels, score
 
 KP_CONF = 0.3

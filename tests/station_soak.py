@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge.model_files import FOOTAGE
+from edge.pixels.model_files import FOOTAGE
 from matcoach.demo import SAMPLE
 from tests.procs import process_tree
 from tests.servers import LiveServer, count_stored, provision, write_server_config, write_station_config

@@ -169,7 +169,7 @@ def test_hollow_hold_duration_within_a_second(tally: Tally) -> None:
 def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_counts() -> None:
     # Real pose models put the left leg's points on the right leg for a frame or a few, most often in
     # the side view. Here an exchange of 1–3 frames starts on 2% of frames; before the smoother put them
-    # back (edge/smoothing.py), 30 tuning sessions were counted exactly in 32% of sets, not 97%.
+    # back (edge/analysis/smoothing.py), 30 tuning sessions were counted exactly in 32% of sets, not 97%.
     # (The scenario generator's pose model exchanges legs by itself, so this is a sim-only test.)
     clean = tally_of("sim").summary()
     exchanged = evaluate(SEEDS["sim"], exchange_rate=0.02, workers=default_workers()).summary()

@@ -1,4 +1,4 @@
-"""The lower back's lift from the camera (edge/back.py), on drawn scenes whose geometry is known: a
+"""The lower back's lift from the camera (edge/analysis/back.py), on drawn scenes whose geometry is known: a
 trunk lying on a mat in front of a wall, its lumbar underside and belly raised by a known number of
 pixels. The rendered sessions of tests/sim/render.py are the measured bench (tests/back_bench.py)."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.back import COLUMNS, BackMeter, BackProfile, flat_profile, rep_evidence, rise_cm
-from edge.config import BackConfig
+from edge.analysis.back import COLUMNS, BackMeter, BackProfile, flat_profile, rep_evidence, rise_cm
+from edge.analysis.config import BackConfig
 from edge.people import KP, Person
 
 W, H = 1280, 720

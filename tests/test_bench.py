@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edge.bench import FOOTAGE
+from edge.station.bench import FOOTAGE
 from tests.procs import alive, all_gone, children
 
 pytestmark = pytest.mark.footage
@@ -59,7 +59,7 @@ def test_a_killed_bench_leaves_no_process_of_its_own_behind():
             assert bench.poll() is None and time.monotonic() < deadline, "the floor's process never started"
             time.sleep(0.1)
         started = children(bench.pid)
-        assert any("edge.model_process" in cmd for cmd in started.values())
+        assert any("edge.pixels.model_process" in cmd for cmd in started.values())
         bench.kill()
         bench.wait()
         assert all_gone(started), [cmd for pid, cmd in started.items() if alive(pid)]

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.camera import CameraError, OpenCVSource, Picamera2Source, open_source
+from edge.pixels.camera import CameraError, OpenCVSource, Picamera2Source, open_source
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOTAGE = ROOT / "models" / "footage" / "demo.mp4"

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge import cores
-from edge.camera import OpenCVSource
-from edge.capture import LatestFrame
+from edge.pixels import cores
+from edge.pixels.camera import OpenCVSource
+from edge.pixels.capture import LatestFrame
 from tests.servers import wait_for
 
 
@@ -82,7 +82,7 @@ def test_time_keeps_running_forward_when_a_file_loops(tmp_path, loop):
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: nothing to keep apart")
 def test_decoding_keeps_off_the_cores_the_model_runs_on(tmp_path):
-    # Decoding on a model core would stall the model's calls (edge/cores.py).
+    # Decoding on a model core would stall the model's calls (edge/pixels/cores.py).
     video = make_video(tmp_path / "clip.avi")
     decoded_on: list[set[int]] = []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.scoring import FAULTS
+from edge.analysis.scoring import FAULTS
 from tests.sim import random_session_spec, simulate
 
 REP_KEYS = {"index", "start_t", "end_t", "variant", "descent_s", "ascent_s", "bottom_pause_s",

@@ -1,7 +1,7 @@
-"""Dark and changing pictures and the lower back's measurement (edge/back.py): black frames, fades from and
-to black, a covered lens, the lights stepping or changing unevenly. The measurement pauses (no profile,
-never a lift that is not there), never raises, and comes back by itself when the picture does: at once
-when the room is the same, after learning it again when it is not.
+"""Dark and changing pictures and the lower back's measurement (edge/analysis/back.py): black frames, fades
+from and to black, a covered lens, the lights stepping or changing unevenly. The measurement pauses (no
+profile, never a lift that is not there), never raises, and comes back by itself when the picture does: at
+once when the room is the same, after learning it again when it is not.
 
 On the drawn scene of tests/test_back.py (a trunk lying on a mat in front of a wall), with the real
 BackMeter; `tests/test_dark_video.py` runs such pictures through `matcoach analyze` and a station."""
@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.back import RELEARN_S, BackMeter, BackProfile, flat_profile, rise_cm
-from edge.config import BackConfig
+from edge.analysis.back import RELEARN_S, BackMeter, BackProfile, flat_profile, rise_cm
+from edge.analysis.config import BackConfig
 from tests import test_back
 from tests.test_back import TRUNK_PX, member
 

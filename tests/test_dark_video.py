@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 
-from edge.model_files import MODELS_DIR
+from edge.pixels.model_files import MODELS_DIR
 from tests.servers import count_stored, free_port, wait_for, write_station_config
 
 ROOT = Path(__file__).resolve().parent.parent

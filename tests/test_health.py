@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from edge.health import Health, serve_health
+from edge.station.health import Health, serve_health
 from tests.servers import free_port
 from tests.test_station import station_config
 

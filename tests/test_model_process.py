@@ -1,5 +1,5 @@
-"""The pose model's calls in a process of their own (edge/model_process.py), with the real int8 model on
-frames of the real clip: the same people as in-process, in order; its failures and its death reach the
+"""The pose model's calls in a process of their own (edge/pixels/model_process.py), with the real int8 model
+on frames of the real clip: the same people as in-process, in order; its failures and its death reach the
 pipeline as a PoseError; it never outlives the pipeline's process."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge import cores
-from edge.camera import OpenCVSource
-from edge.model_files import CROP_MODEL, FOOTAGE
-from edge.model_process import DEPTH, ModelProcess
-from edge.pose import OnnxPoseBackend, PoseError
-from edge.runner import CropRunner
+from edge.pixels import cores
+from edge.pixels.camera import OpenCVSource
+from edge.pixels.model_files import CROP_MODEL, FOOTAGE
+from edge.pixels.model_process import DEPTH, ModelProcess
+from edge.pixels.pose import OnnxPoseBackend, PoseError
+from edge.pixels.runner import CropRunner
 from tests.procs import alive, all_gone
 
 pytestmark = pytest.mark.footage
@@ -139,8 +139,8 @@ def test_the_model_process_does_not_outlive_a_killed_pipeline(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-        from edge.model_process import ModelProcess
-        from edge.pose import OnnxPoseBackend
+        from edge.pixels.model_process import ModelProcess
+        from edge.pixels.pose import OnnxPoseBackend
         if __name__ == "__main__":
             process = ModelProcess([OnnxPoseBackend({str(CROP_MODEL)!r}, threads=1)])
             print(process.pid, flush=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from edge.outbox import Outbox
-from edge.uplink import LinkDown, Uplink
+from edge.station.outbox import Outbox
+from edge.station.uplink import LinkDown, Uplink
 from matcoach.wire import RepEvent
 from tests.servers import count_stored, rep_event
 

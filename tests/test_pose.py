@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.people import NUM_KEYPOINTS, Person
-from edge.pose import (
+from edge.pixels.pose import (
     ROW_LEN,
     Letterbox,
     OnnxPoseBackend,

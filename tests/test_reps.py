@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge.kinematics import BodyAngles
-from edge.reps import Rep, RepSegmenter
+from edge.analysis.kinematics import BodyAngles
+from edge.analysis.reps import Rep, RepSegmenter
 
 
 def _ramp_move(a: float, b: float, dur: float, ramp: float, fps: float) -> list[float]:

@@ -11,10 +11,10 @@ import threading
 import numpy as np
 import pytest
 
-from edge import cores
 from edge.people import HIPS, SHOULDERS, Person
-from edge.pose import PoseError
-from edge.runner import PERSON_PX, CropRunner, plan_crops, upright_turn
+from edge.pixels import cores
+from edge.pixels.pose import PoseError
+from edge.pixels.runner import PERSON_PX, CropRunner, plan_crops, upright_turn
 
 
 def person(x1: float, y1: float, x2: float, y2: float) -> Person:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from edge.reps import Rep
-from edge.session import Session
+from edge.analysis.reps import Rep
+from edge.analysis.session import Session
 
 REP = Rep(start_t=0.0, end_t=6.0, moving="both", variant="double_leg", descent_s=4.2, ascent_s=1.5,
           bottom_pause_s=0.5, top_angle_deg=88.0, bottom_angle_deg=20.0, min_knee_angle_deg=172.0,

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.camera import CameraError, OpenCVSource
-from edge.model_files import MODELS_DIR
+from edge.pixels.camera import CameraError, OpenCVSource
+from edge.pixels.model_files import MODELS_DIR
 from edge.trace import read_trace
 
 # The smallest pose model: what is in the frames does not matter here, only how many there are.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge.smoothing import OneEuroFilter, SmoothingConfig
+from edge.analysis.smoothing import OneEuroFilter, SmoothingConfig
 
 ANKLE = 15
 HIP = np.array([600.0, 500.0])

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.analysis import analyze_frames
+from edge.analysis.analyzer import analyze_frames
 from edge.trace import read_trace
 from server.store import open_store
 from tests.servers import count_stored, write_station_config

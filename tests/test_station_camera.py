@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.model_files import CROP_MODEL, MODELS_DIR
+from edge.pixels.model_files import CROP_MODEL, MODELS_DIR
 from server.store import open_store
 from tests.procs import children
 from tests.servers import wait_for, write_station_config
@@ -112,7 +112,7 @@ def test_a_pose_model_process_that_dies_ends_the_station_with_one_line_for_syste
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: heartbeat(db, mat.station_id).get("fps", 0) > 0, 30, every=0.2)
-        (model,) = [pid for pid, cmd in children(proc.pid).items() if "edge.model_process" in cmd]
+        (model,) = [pid for pid, cmd in children(proc.pid).items() if "edge.pixels.model_process" in cmd]
         os.kill(model, signal.SIGKILL)  # the kernel's out-of-memory killer, say
         _, err = proc.communicate(timeout=90)
     finally:

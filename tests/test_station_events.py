@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from edge.analysis import Analyzer
-from edge.events import EventMaker
+from edge.analysis.analyzer import Analyzer
+from edge.station.events import EventMaker
 from edge.trace import read_trace
 from matcoach.wire import MAX_BATCH, EventBatch, MatEvent, RepEvent
 from server.app import create_app

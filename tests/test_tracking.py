@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from edge.analysis.tracking import MatFrame, MatTracker, TrackingConfig, track
 from edge.people import ANKLES, HIPS, KNEES, KP, SHOULDERS, Person, PoseFrame
-from edge.tracking import MatFrame, MatTracker, TrackingConfig, track
 
 FPS = 30.0
 FLOOR_Y = 600.0  # image row of the mat's floor line

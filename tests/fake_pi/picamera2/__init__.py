@@ -1,6 +1,6 @@
 """A stand-in for Raspberry Pi OS's `picamera2`, which needs libcamera and a Pi camera: neither exists
 off a Pi, so this is the one place the station's camera is mocked. It takes the calls
-`edge/camera.py` makes and refuses them where the real library would (an unknown format, a second
+`edge/pixels/camera.py` makes and refuses them where the real library would (an unknown format, a second
 open of a camera in use, capturing before `start`), and films a video file.
 
 Driven by the environment: FAKE_PICAMERA2_VIDEO is the file it films (looped);

@@ -5,7 +5,7 @@ on every frame. Left to the scheduler, three busy threads on two cores take turn
 taken from the model stalls the call it was in. Measured with `matcoach bench`'s passes on the
 sports2d clip on this 2-core machine, 24 interleaved passes each: the pipeline took 25% longer than
 its bare model calls with the scheduler's placement (median), 18% with capture and the loop kept to
-one core. So the model (its own process, `edge/model_process.py`, or a thread) gets every core but the
+one core. So the model (its own process, `edge/pixels/model_process.py`, or a thread) gets every core but the
 last, and capture and the loop share the last. onnxruntime's own pool threads (a model with more than
 one thread, as on a 4-core Pi) are started in the model's process after it keeps to its cores, and so
 keep to them too.

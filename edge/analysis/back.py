@@ -33,9 +33,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.config import BackConfig
-from edge.people import KP, Person
-from edge.pose_check import iou
+from edge.analysis.config import BackConfig
+from edge.people import KP, Person, iou
 
 HIPS = (KP["left_hip"], KP["right_hip"])
 SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])

@@ -11,10 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 
-from edge.analysis import Analyzer, Event
-from edge.holds import Hold
-from edge.scoring import ScoredRep
-from edge.session import SetSummary
+from edge.analysis.analyzer import Analyzer, Event
+from edge.analysis.holds import Hold
+from edge.analysis.scoring import ScoredRep
+from edge.analysis.session import SetSummary
 from matcoach.wire import Event as WireEvent
 from matcoach.wire import HoldEvent, MatEvent, RepEvent, SetEvent
 

@@ -21,15 +21,15 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.analysis import Analyzer
-from edge.config import AnalysisConfig
-from edge.events import EventMaker, replay_ids
-from edge.health import Health, sd_notify, serve_health
-from edge.model_files import CROP_MODEL
-from edge.outbox import Outbox
+from edge.analysis.analyzer import Analyzer
+from edge.analysis.config import AnalysisConfig
 from edge.people import PoseFrame
+from edge.pixels.model_files import CROP_MODEL
+from edge.station.events import EventMaker, replay_ids
+from edge.station.health import Health, sd_notify, serve_health
+from edge.station.outbox import Outbox
+from edge.station.uplink import LinkDown, Uplink
 from edge.trace import TraceHeader, read_trace
-from edge.uplink import LinkDown, Uplink
 from matcoach import __version__
 from matcoach.wire import CameraState, Heartbeat, Registration
 
@@ -67,7 +67,7 @@ class CameraSettings(_Strict):
     fps: float = Field(30.0, gt=0, le=120)
     loop: bool = True  # a video file starts again at its end (a camera never ends)
     crop_model: Path = CROP_MODEL
-    scan_model: Path = CROP_MODEL  # whole-frame scans at 640 (edge/runner.py)
+    scan_model: Path = CROP_MODEL  # whole-frame scans at 640 (edge/pixels/runner.py)
     scan_every_s: float = Field(2.0, gt=0)
     threads: int | None = Field(None, ge=1, le=8)  # onnxruntime's; default: every core but one
 
@@ -201,9 +201,9 @@ class Station:
 
     @staticmethod
     def _load_models(src: CameraSettings):  # -> CropRunner; pose stack imported only for cameras
-        from edge.cores import model_threads
-        from edge.pose import OnnxPoseBackend
-        from edge.runner import CropRunner
+        from edge.pixels.cores import model_threads
+        from edge.pixels.pose import OnnxPoseBackend
+        from edge.pixels.runner import CropRunner
 
         if src.kind == "video" and src.path is None:
             raise StationConfigError("source.path: a video source needs the file's path")
@@ -214,10 +214,10 @@ class Station:
         return CropRunner(crop, scan, src.scan_every_s)
 
     def _camera_frames(self, src: CameraSettings) -> Iterator[tuple[PoseFrame, np.ndarray | None]]:
-        from edge.camera import OpenCVSource, Picamera2Source
-        from edge.capture import LatestFrame
-        from edge.cores import model_cores
-        from edge.model_process import ModelProcess
+        from edge.pixels.camera import OpenCVSource, Picamera2Source
+        from edge.pixels.capture import LatestFrame
+        from edge.pixels.cores import model_cores
+        from edge.pixels.model_process import ModelProcess
 
         def open_source():
             if src.kind == "picamera2":
@@ -237,7 +237,7 @@ class Station:
 
         runner = self._runner
         assert runner is not None
-        # The model's calls run in a process of their own (edge/model_process.py), started before the
+        # The model's calls run in a process of their own (edge/pixels/model_process.py), started before the
         # camera is opened: a model that cannot load there stops the station with the reason.
         with ModelProcess([runner.crop, runner.scan], model_cores()) as model:
             capture = LatestFrame(open_source, is_file=src.kind == "video", loop=src.loop).start()

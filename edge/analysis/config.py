@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.tracking import TrackingConfig
+from edge.analysis.tracking import TrackingConfig
 
 
 class _Strict(BaseModel):
@@ -78,7 +78,8 @@ class FaultRules(_Strict):
     overshoot_deg: float = Field(7.0, gt=0, description="swing past the settled top that counts")
     knees_bent_deg: float = Field(150.0, gt=0, le=180, description="smallest knee angle under this")
     short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")
-    # The lower back rose this much over the member's flat back at the bottom of the rep (edge/back.py).
+    # The lower back rose this much over the member's flat back at the bottom of the rep
+    # (edge/analysis/back.py).
     # Under it lie breathing (the belly moves ~0.5 cm) and the soft tissue of a back pressed flat.
     # Chosen on the rendering bench's sessions 1–24 and checked on 25–40, never used for choosing:
     # 2.6% and 2.2% false alarms, recall 0.91 on both. Re-read with today's measurement (offline, on
@@ -88,7 +89,7 @@ class FaultRules(_Strict):
 
 
 class BackConfig(_Strict):
-    """The lower-back lift measurement (edge/back.py) and what counts as arched."""
+    """The lower-back lift measurement (edge/analysis/back.py) and what counts as arched."""
 
     # A hold's frame counts as back-flat under this lift.
     flat_cm: float = Field(1.0, gt=0)
@@ -109,7 +110,7 @@ class BackConfig(_Strict):
 
 
 class ScoringConfig(_Strict):
-    """Points a fault costs out of 100 (see edge/scoring.py for how the score is built)."""
+    """Points a fault costs out of 100 (see edge/analysis/scoring.py for how the score is built)."""
 
     back_arched: float = 45.0
     fast_descent: float = 30.0

@@ -36,8 +36,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from edge.analysis.smoothing import OneEuroFilter, SmoothingConfig
 from edge.people import ANKLES, HIPS, KNEES, SHOULDERS, Person, PoseFrame
-from edge.smoothing import OneEuroFilter, SmoothingConfig
 
 MatState = Literal["empty", "on_mat", "lying"]
 # What one frame alone says about the member; "off" = seen, but off the mat.

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.people import HIPS, SHOULDERS, Person
+from edge.people import HIPS, SHOULDERS, Person, iou
 
 # A reference person counts when the 640 model is this sure; below it, missing them is no loss.
 PERSON_SCORE = 0.5
 KP_CONF = 0.5
 MATCH_IOU = 0.5
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def torso(p: Person) -> float | None:

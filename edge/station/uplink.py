@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import httpx
 
-from edge.outbox import Outbox, Queued
+from edge.station.outbox import Outbox, Queued
 from matcoach.wire import API_PREFIX, MAX_BATCH, Heartbeat, Registration, StationConfig
 
 

@@ -37,7 +37,7 @@ from typing import Self, TypeVar
 
 import numpy as np
 
-from edge.pose import OnnxPoseBackend, PoseError, Prepared
+from edge.pixels.pose import OnnxPoseBackend, PoseError, Prepared
 
 _T = TypeVar("_T")
 
@@ -167,7 +167,8 @@ class ModelProcess:
         # A plain child process rather than multiprocessing's: no resource-tracker process beside it, and
         # nothing of this process (threads, the main module) is copied or imported again there.
         self._process = subprocess.Popen(
-            [sys.executable, "-c", "from edge.model_process import main; main()", str(theirs.fileno())],
+            [sys.executable, "-c", "from edge.pixels.model_process import main; main()",
+             str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         theirs.close()

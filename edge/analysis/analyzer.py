@@ -13,16 +13,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from edge.back import BackMeter, BackProfile, flat_share, rep_evidence
-from edge.config import AnalysisConfig
-from edge.holds import Hold, HoldDetector
-from edge.kinematics import Kinematics
+from edge.analysis.back import BackMeter, BackProfile, flat_share, rep_evidence
+from edge.analysis.config import AnalysisConfig
+from edge.analysis.holds import Hold, HoldDetector
+from edge.analysis.kinematics import Kinematics
+from edge.analysis.reps import Rep, RepSegmenter
+from edge.analysis.scoring import ScoredRep
+from edge.analysis.session import Analysis, Session, SetSummary
+from edge.analysis.tracking import MatFrame, MatTracker
 from edge.people import Person, PoseFrame
-from edge.reps import Rep, RepSegmenter
-from edge.scoring import ScoredRep
-from edge.session import Analysis, Session, SetSummary
 from edge.trace import TraceHeader
-from edge.tracking import MatFrame, MatTracker
 
 Event = ScoredRep | Hold | SetSummary
 # Back profiles and leg elevations are kept this long: longer than any rep or hold can last.

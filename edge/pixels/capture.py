@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge import cores
-from edge.camera import CameraError, FrameSource
+from edge.pixels import cores
+from edge.pixels.camera import CameraError, FrameSource
 from matcoach.wire import CameraState
 
 
@@ -78,7 +78,7 @@ class LatestFrame:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        # Decoding shares the pipeline loop's core and leaves the model's cores alone (edge/cores.py).
+        # Decoding shares the pipeline loop's core and leaves the model's cores alone (edge/pixels/cores.py).
         with cores.pinned(cores.side_cores()):
             self._read()
 

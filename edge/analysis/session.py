@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from edge.config import AnalysisConfig
-from edge.holds import Hold
-from edge.reps import Note, Rep
-from edge.scoring import ScoredRep, score_rep
+from edge.analysis.config import AnalysisConfig
+from edge.analysis.holds import Hold
+from edge.analysis.reps import Note, Rep
+from edge.analysis.scoring import ScoredRep, score_rep
 
 STRAIGHT_LEG = ("double_leg", "single_leg")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.config import SessionConfig
-from edge.kinematics import BodyAngles
+from edge.analysis.config import SessionConfig
+from edge.analysis.kinematics import BodyAngles
 
 # A posture broken for less than this (a wobble, one bad frame) does not end the hold.
 _BREAK_S = 0.6
@@ -30,7 +30,7 @@ class Hold:
     variant: str
     start_t: float
     end_t: float
-    # Share of the hold with the lower back flat (edge/back.py); None when it could not be seen.
+    # Share of the hold with the lower back flat (edge/analysis/back.py); None when it could not be seen.
     flat_share: float | None = None
 
     @property

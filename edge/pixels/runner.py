@@ -28,10 +28,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge import cores
-from edge.people import HIPS, SHOULDERS, Person
-from edge.pose import STRIDE, PoseBackend, Prepared, Roi, clip_roi, crop_around, expand_to_aspect
-from edge.pose_check import iou
+from edge.people import HIPS, SHOULDERS, Person, iou
+from edge.pixels import cores
+from edge.pixels.pose import STRIDE, PoseBackend, Prepared, Roi, clip_roi, crop_around, expand_to_aspect
 
 # A person's longer side in model input pixels. Measured on the sports2d clip (models/README.md): at
 # this size the keypoints agree with the 640 full-frame model as closely as larger crops do.
@@ -58,7 +57,7 @@ LOOKAHEAD_FRAMES = 2
 
 
 class Crop:
-    """A region, the model input size it is shown at and how it is turned (`edge.pose.letterbox`);
+    """A region, the model input size it is shown at and how it is turned (`edge.pixels.pose.letterbox`);
     `people` are the followed people inside."""
 
     def __init__(self, roi: Roi, size: tuple[int, int], people: list[Person], turn: int = 0) -> None:
@@ -174,7 +173,8 @@ class Call:
 
 class ModelCalls(Protocol):
     """Where `CropRunner.stream` has a frame's model calls run while it goes on with other frames:
-    `ModelThread` (any backend) or `edge.model_process.ModelProcess` (onnxruntime models, the station)."""
+    `ModelThread` (any backend) or `edge.pixels.model_process.ModelProcess` (onnxruntime models, the
+    station)."""
 
     def put(self, job: Sequence[tuple[int, Prepared]]) -> None:
         """Queue a frame's calls: (which backend: 0 crop, 1 scan, its prepared input) each."""
@@ -187,7 +187,8 @@ class ModelCalls(Protocol):
 
 class ModelThread:
     """A frame's model calls on a thread of this process, pinned to the model's cores. It shares the
-    interpreter lock with the pipeline, which costs each call's return a wait (`edge/model_process.py`)."""
+    interpreter lock with the pipeline, which costs each call's return a wait
+    (`edge/pixels/model_process.py`)."""
 
     def __init__(self, backends: Sequence[PoseBackend]) -> None:
         self.backends = list(backends)

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge.config import FaultRules, ScoringConfig
-from edge.reps import Rep
+from edge.analysis.config import FaultRules, ScoringConfig
+from edge.analysis.reps import Rep
 
 FAULTS = ("back_arched", "fast_descent", "momentum", "knees_bent", "short_top")
 _TEMPO_POINTS = 10.0
@@ -126,7 +126,7 @@ VARIANT_RULES: dict[str, VariantRules] = {
 
 
 def score_rep(rep: Rep, variant: str, rules: FaultRules, points: ScoringConfig) -> ScoredRep:
-    """Faults, score and cue of a rep judged as `variant` (the set's variant, see edge.session)."""
+    """Faults, score and cue of a rep judged as `variant` (the set's variant, see edge.analysis.session)."""
     judge = VARIANT_RULES[variant]
     found = judge.faults(rep, rules)
     faults = tuple(f for f in FAULTS if f in found)

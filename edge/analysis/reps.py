@@ -17,7 +17,7 @@ A rep is reported as soon as it is over — a top rep once the legs are back up 
 started down again or stayed up a few seconds; a floor rep once the legs are back on the mat — so the
 screen shows it within a fraction of a second of the member finishing it.
 
-This module measures; it does not judge. Which measurements make a fault is `edge.scoring`'s job.
+This module measures; it does not judge. Which measurements make a fault is `edge.analysis.scoring`'s job.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Literal
 
 import numpy as np
 
-from edge.config import RepConfig
-from edge.kinematics import BodyAngles
+from edge.analysis.config import RepConfig
+from edge.analysis.kinematics import BodyAngles
 
 Moving = Literal["both", "left", "right"]
 SIDES: tuple[Moving, Moving] = ("left", "right")
@@ -77,8 +77,8 @@ class Rep:
     bottom_in_speed_dps: float
     bottom_out_speed_dps: float
     overshoot_deg: float
-    # The back-lift evidence (edge/back.py), filled in by the analysis when frames were seen: the lift
-    # over the member's flat back at the bottom (cm), and the leg elevation where it began. None: the
+    # The back-lift evidence (edge/analysis/back.py), filled in by the analysis when frames were seen:
+    # the lift over the member's flat back at the bottom (cm), and the leg elevation where it began. None: the
     # lower back could not be seen.
     back_lift_cm: float | None = None
     back_onset_deg: float | None = None

@@ -2,7 +2,7 @@
 the whole frame, in the same run on the same frames.
 
 Pipeline = a decoder thread handing frames over (as the capture thread does) → pose at the station's
-operating point (`edge/runner.py`: the int8 model on crops sized to the people followed, around what
+operating point (`edge/pixels/runner.py`: the int8 model on crops sized to the people followed, around what
 moves, and on the whole frame at 640 now and then, with the model in its own process) → the analysis.
 Every frame is processed (none dropped), so frames per second is throughput. The bare model call is the
 same calls made again one after another with nothing else running: the time the model alone needs.
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import cores, pose_check
-from edge.analysis import Analyzer
-from edge.camera import OpenCVSource
-from edge.model_files import BASELINE_MODEL, CROP_MODEL, FOOTAGE
-from edge.model_process import ModelProcess
+from edge.analysis.analyzer import Analyzer
 from edge.people import Person, PoseFrame
-from edge.pose import OnnxPoseBackend, Prepared, Roi
-from edge.runner import CropRunner, ModelCalls
+from edge.pixels import cores, pose_check
+from edge.pixels.camera import OpenCVSource
+from edge.pixels.model_files import BASELINE_MODEL, CROP_MODEL, FOOTAGE
+from edge.pixels.model_process import ModelProcess
+from edge.pixels.pose import OnnxPoseBackend, Prepared, Roi
+from edge.pixels.runner import CropRunner, ModelCalls
 
 
 def _frames(video: Path, limit: int | None) -> Iterator[tuple[float, np.ndarray, float, float]]:
@@ -378,7 +378,7 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
         "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
         "peak_rss_mb": round(peak_rss_mb, 1),
         "baseline_threads": len(cores.all_cores()),
-        # Where the pipeline ran (edge/cores.py): the model's process, and capture with the loop.
+        # Where the pipeline ran (edge/pixels/cores.py): the model's process, and capture with the loop.
         "model_cores": sorted(cores.model_cores()),
         "side_cores": sorted(cores.side_cores()),
         "rounds": rounds,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.config import KinematicsConfig
+from edge.analysis.config import KinematicsConfig
+from edge.analysis.tracking import MatFrame
 from edge.people import ANKLES, HIPS, KNEES, SHOULDERS
-from edge.tracking import MatFrame
 
 _FLOOR_SAMPLES = 300
 

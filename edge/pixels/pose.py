@@ -64,7 +64,7 @@ class PoseBackend(Protocol):
 
     def run(self, prepared: Prepared) -> np.ndarray:
         """The network's output (less what `finish` would ignore anyway); the only step that must run
-        where the model is (`edge/runner.py` ModelCalls)."""
+        where the model is (`edge/pixels/runner.py` ModelCalls)."""
         ...
 
     def finish(self, prepared: Prepared, output: np.ndarray) -> list[Person]:
@@ -298,7 +298,7 @@ class OnnxPoseBackend:
 
     def __reduce__(self) -> tuple:
         """Pickled as its model file and settings, loaded again where it is unpickled (the model's own
-        process, `edge/model_process.py`): an onnxruntime session itself cannot be pickled."""
+        process, `edge/pixels/model_process.py`): an onnxruntime session itself cannot be pickled."""
         return OnnxPoseBackend, self._args
 
     # One call in three steps, so a pipeline can prepare the next input and decode the last output on

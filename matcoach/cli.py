@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,8 +17,10 @@ from edge.analysis.config import AnalysisConfig, ConfigError, load_analysis_conf
 from edge.analysis.scoring import FAULTS as FAULT_NAMES
 from edge.analysis.session import Analysis
 from edge.trace import TraceError
+from matcoach.progress import ProgressBar, on_terminal
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job stopped by Ctrl-C
 
 
 class CliError(Exception):
@@ -36,6 +38,24 @@ def _is_trace(path: Path) -> bool:
         return False
 
 
+def _progress_bar(verb: str, path: Path, json_out: bool = False) -> ProgressBar:
+    """The bar of a video's pose pass, drawn on stderr when that is a terminal, and not when the output
+    is JSON for a program (`--json` with stdout piped)."""
+    quiet = json_out and not on_terminal(sys.stdout)
+    return ProgressBar(f"{verb} {path.name}", sys.stderr, enabled=on_terminal(sys.stderr) and not quiet)
+
+
+def _warn_beside(bar: ProgressBar) -> Callable[[str], None]:
+    """The pose pass's warning, on a line of its own above the bar."""
+    from edge.pixels.recording import warn_on_stderr
+
+    def warn(message: str) -> None:
+        with bar.paused():
+            warn_on_stderr(message)
+
+    return warn
+
+
 @contextmanager
 def _video_input() -> Iterator[None]:
     """Camera and pose-model failures as user errors. Imported only for video, so analysing a trace
@@ -49,7 +69,8 @@ def _video_input() -> Iterator[None]:
         raise CliError(str(exc)) from None
 
 
-def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: bool = False) -> Analysis:
+def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: bool = False,
+             json_out: bool = False) -> Analysis:
     from edge.analysis.analyzer import analyze_frames
     from edge.trace import iter_trace
 
@@ -64,8 +85,8 @@ def _analyze(path: Path, config: AnalysisConfig, model: str | None, explain: boo
             raise CliError(f"{path}: not a text trace file") from None
     from edge.pixels.recording import pose_frames_from_video
 
-    with _video_input():
-        header, frames = pose_frames_from_video(path, model)
+    with _video_input(), _progress_bar("analyze", path, json_out) as bar:
+        header, frames = pose_frames_from_video(path, model, _warn_beside(bar), bar.update)
         return analyze_frames(frames, header, config, explain)
 
 
@@ -118,7 +139,7 @@ def _explanation(analysis: Analysis, config: AnalysisConfig) -> str:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     config = load_analysis_config(args.config)
-    analysis = _analyze(Path(args.path), config, args.model, explain=args.explain)
+    analysis = _analyze(Path(args.path), config, args.model, explain=args.explain, json_out=args.json)
     if args.json:
         print(json.dumps(analysis.to_json()))
     else:
@@ -134,8 +155,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     src = Path(args.video)
     if not src.exists():
         raise CliError(f"{src}: no such file")
-    with _video_input():
-        frames, people = record_trace(src, Path(args.output), args.model)
+    with _video_input(), _progress_bar("trace", src) as bar:
+        frames, people = record_trace(src, Path(args.output), args.model, _warn_beside(bar), bar.update)
     print(f"wrote {args.output}: {frames} frames, {people} people detections", file=sys.stderr)
     return 0
 
@@ -305,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: one line, like any other end of the work (a progress bar cleared)
+        print("matcoach: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -118,6 +118,12 @@ class OpenCVSource(_Source):
         # (frames decoded, frames the header declared) of a file that ended a few frames early.
         self.shortfall: tuple[int, int] | None = None
 
+    @property
+    def frame_count(self) -> int | None:
+        """The frames a file's header declares (an estimate: see `shortfall`); None for a camera, or a
+        file whose header does not say."""
+        return self._expected
+
     def _read(self) -> np.ndarray | None:
         try:
             ok, frame = self._cap.read()

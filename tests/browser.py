@@ -33,7 +33,9 @@ def chromium() -> Iterator[object]:
 
 
 def screenshot(page, name: str) -> Path:
+    """artifacts/screens/<name>.png, of the page as it has settled: transitions still running (a bar
+    filling, the dial's leg moving) are taken at their end, a pulsing dot at full strength."""
     SCREENS.mkdir(parents=True, exist_ok=True)
     path = SCREENS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), animations="disabled")
     return path

@@ -1,7 +1,7 @@
 """The wall screen in Debian's Chromium (driven by Playwright) against a real `matcoach server` process:
 what a member on the mat sees before they start, as each rep lands, while they rest, and after the
 server restarts under an open page. Assertions are on visible text, as a person would read it.
-Screenshots of every mode in both orientations go to artifacts/screens/."""
+Screenshots of every mode in both orientations go to artifacts/screens/ (tests.browser.screenshot)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import screenshot
 from tests.servers import LiveServer, Provisioned, mat_event, provision, rep_event, write_server_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -24,7 +25,6 @@ if CHROMIUM is None:
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-SCREENS = Path(__file__).resolve().parent.parent / "artifacts" / "screens"
 REST_AFTER_S = 3.0
 LANDSCAPE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 1080, "height": 1920}
@@ -87,11 +87,6 @@ def set_event(session_id: str, set_index: int, rep_count: int, mean_score: float
     return {"type": "set", "id": uuid.uuid4().hex, "at": time.time(), "session_id": session_id,
             "set_index": set_index, "variant": "double_leg", "rep_count": rep_count, "mean_score": mean_score,
             "end_range_deg": end_range_deg}
-
-
-def screenshot(page, name: str) -> None:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"{name}.png"))
 
 
 def all_shown(locator, timeout_ms: int = 1000) -> bool:

@@ -38,6 +38,7 @@ SHOULDERS = (KP["left_shoulder"], KP["right_shoulder"])
 HIPS = (KP["left_hip"], KP["right_hip"])
 KNEES = (KP["left_knee"], KP["right_knee"])
 ANKLES = (KP["left_ankle"], KP["right_ankle"])
+WRISTS = (KP["left_wrist"], KP["right_wrist"])
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -21,7 +21,7 @@ FAULTS = ("back_arched", "fast_descent", "momentum", "knees_bent", "short_top")
 
 Variant = Literal["double_leg", "single_leg", "heel_tap", "hanging", "hollow_hold"]
 Fault = Literal["back_arched", "fast_descent", "momentum", "knees_bent", "short_top"]
-MatState = Literal["empty", "on_mat", "lying"]
+MatState = Literal["empty", "on_mat", "lying", "hanging"]
 CameraState = Literal["ok", "reopening", "missing", "replay", "stopped"]
 
 # Station-made ids: UUIDs or similar; limited so a key can't be used to smuggle data.

@@ -33,6 +33,7 @@ from edge.analysis.scoring import FAULTS
 from edge.people import PoseFrame
 from edge.trace import TraceHeader
 from tests.sim.observe import exchange_sides
+from tests.sim.spec import NON_REPS
 from tests.sim.truth import Truth
 
 HELD_OUT_FIRST = 90_000
@@ -58,6 +59,13 @@ class Tally:
     holds_true: int = 0
     holds_found: int = 0
     fault: dict[str, Counter] = field(default_factory=lambda: {f: Counter() for f in FAULTS})
+    # Per true variant: sets, sets counted exactly, matched reps, matched reps given that variant, and
+    # the fault verdicts on its reps (a false rep's counted under the variant it was given).
+    by_variant: dict[str, Counter] = field(default_factory=dict)
+    variant_fault: dict[str, dict[str, Counter]] = field(default_factory=dict)
+    # Movements that are no reps (tests.sim.spec.NON_REPS), per kind: how many, and how many were counted.
+    non_reps: Counter = field(default_factory=Counter)
+    non_reps_counted: Counter = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
     # Per wrong set: (set label, found − true). The label says how the set was done (scenarios: the
     # variant, top- or floor-start, a leg switch, opened mid-set), so miss patterns can be counted.
@@ -77,6 +85,29 @@ class Tally:
             getattr(self, name).extend(getattr(other, name))
         for f in FAULTS:
             self.fault[f].update(other.fault[f])
+        self.non_reps.update(other.non_reps)
+        self.non_reps_counted.update(other.non_reps_counted)
+        for v, c in other.by_variant.items():
+            self.by_variant.setdefault(v, Counter()).update(c)
+        for v, faults in other.variant_fault.items():
+            for f, c in faults.items():
+                self._verdicts(v)[f].update(c)
+
+    def _verdicts(self, variant: str) -> dict[str, Counter]:
+        return self.variant_fault.setdefault(variant, {f: Counter() for f in FAULTS})
+
+    def _verdict(self, variant: str, fault: str, key: str) -> None:
+        self.fault[fault][key] += 1
+        self._verdicts(variant)[fault][key] += 1
+
+    def variant_f1(self, variant: str, fault: str) -> float:
+        c = self._verdicts(variant)[fault]
+        denom = 2 * c["tp"] + c["fp"] + c["fn"]
+        return 2 * c["tp"] / denom if denom else 1.0
+
+    def count_exact_share(self, variant: str) -> float:
+        c = self.by_variant.get(variant, Counter())
+        return c["exact"] / max(1, c["sets"])
 
     def summary(self) -> dict[str, float]:
         out = {
@@ -143,12 +174,15 @@ def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, generator
         # A rep whose turnaround fell wholly into a detection dropout is invisible in the trace; the
         # exact count is that of the reps the trace shows.
         seen = [tr for tr in ts.reps if tr.bottom_seen]
+        per = tally.by_variant.setdefault(ts.variant, Counter())
+        per["sets"] += 1
         tally.sets += 1
         tally.true_reps += len(seen)
         tally.unseen_reps += len(ts.reps) - len(seen)
         inside = [r for r in reps if ts.start_t - 1.0 <= r["start_t"] <= ts.end_t + 1.0]
         if len(inside) == len(seen):
             tally.sets_count_exact += 1
+            per["exact"] += 1
         else:
             tally.misses.append(f"seed {seed} set@{ts.start_t:.0f}s {label}: "
                                 f"{len(inside)} found / {len(seen)} true")
@@ -165,22 +199,29 @@ def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, generator
             cands = [r for r in reps if r["index"] not in used and abs(r["start_t"] - tr.start_t) <= MATCH_S]
             if not cands:
                 for f in tr.faults:
-                    tally.fault[f]["fn"] += 1
+                    tally._verdict(ts.variant, f, "fn")
                 continue
             r = min(cands, key=lambda r: abs(r["start_t"] - tr.start_t))
             used.add(r["index"])
             tally.matched += 1
+            per["reps"] += 1
+            per["reps_variant_right"] += r["variant"] == ts.variant
             tally.descent_err.append(abs(r["descent_s"] - tr.descent_s))
             tally.bottom_err.append(abs(r["bottom_angle_deg"] - tr.bottom_angle_deg))
             for f in FAULTS:
                 truth_has, found_has = f in tr.faults, f in r["faults"]
                 key = "tp" if truth_has and found_has else "fn" if truth_has else "fp" if found_has else None
                 if key:
-                    tally.fault[f][key] += 1
+                    tally._verdict(ts.variant, f, key)
     for r in reps:
         if r["index"] not in used:
             for f in r["faults"]:
-                tally.fault[f]["fp"] += 1
+                tally._verdict(r["variant"], f, "fp")
+    for move in session.truth.fidgets:
+        if move.kind in NON_REPS:
+            tally.non_reps[move.kind] += 1
+            tally.non_reps_counted[move.kind] += any(
+                move.start_t - 0.5 <= r["start_t"] and r["end_t"] <= move.end_t + 1.0 for r in reps)
     tally.holds_true += len(session.truth.holds)
     tally.holds_found += len(result["holds"])
     for th in session.truth.holds:
@@ -259,11 +300,24 @@ def main() -> None:
                         help="processes running sessions (default: one per core, at most 2)")
     parser.add_argument("--exchange-rate", type=float, default=0.0,
                         help="share of frames on which the pose model starts to exchange left and right")
+    parser.add_argument("--hanging", action="store_true",
+                        help="sim: sessions with hanging sets at the bar beside the mat")
+    parser.add_argument("--non-reps", action="store_true",
+                        help="sim: movements that are no reps on the mat between sets")
     args = parser.parse_args()
-    tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers)
+    spec_kw = {k: True for k, on in (("hanging", args.hanging), ("non_reps", args.non_reps)) if on}
+    tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers, **spec_kw)
     print(json.dumps(tally.summary(), indent=1))
     for f in FAULTS:
         print(f, dict(tally.fault[f]))
+    if tally.non_reps:
+        print("\nmovements that are no reps, counted as reps:",
+              ", ".join(f"{k} {tally.non_reps_counted[k]}/{n}" for k, n in sorted(tally.non_reps.items())))
+    print("\nper variant: sets counted exactly, reps given the right variant, fault F1")
+    for v, c in sorted(tally.by_variant.items()):
+        f1 = ", ".join(f"{f} {tally.variant_f1(v, f):.3f}" for f in JUDGED_FAULTS
+                       if sum(tally._verdicts(v)[f].values()))
+        print(f"  {v:<11} {c['exact']}/{c['sets']} sets, {c['reps_variant_right']}/{c['reps']} reps; {f1}")
     print("\nmiss patterns:")
     for pattern, n in miss_patterns(tally):
         print(f"  {n:3d}  {pattern}")

@@ -176,3 +176,46 @@ def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_
     assert exchanged["rep_count_exact_share"] >= clean["rep_count_exact_share"] - 0.02
     assert abs(exchanged["found_reps"] - clean["found_reps"]) <= 0.01 * clean["true_reps"]
     assert exchanged["variant_right_share"] >= 0.95
+
+
+# Hanging raises at the bar beside the mat (sim sessions with `hanging=True`: some also do sets on the
+# mat first). Held out like the rest: these seeds were first run when the test was written.
+HANGING_SEEDS = range(HELD_OUT_FIRST + 500, HELD_OUT_FIRST + 500 + 40)
+_hanging: list[Tally] = []
+
+
+def hanging_tally() -> Tally:
+    if not _hanging:
+        _hanging.append(evaluate(HANGING_SEEDS, workers=default_workers(), hanging=True))
+    return _hanging[0]
+
+
+def test_held_out_hanging_sessions_cover_the_conditions() -> None:
+    specs = [random_session_spec(s, hanging=True) for s in HANGING_SEEDS]
+    sets = [b for s in specs for b in s.blocks if b.variant == "hanging"]
+    assert len(sets) >= 60
+    assert sum(1 for b in sets if b.knee_raise) >= 15, "knee raises, the regression"
+    assert sum(1 for s in specs if any(b.variant != "hanging" for b in s.blocks)) >= 10, "mat first, then bar"
+    reps = [r for b in sets for r in b.reps]
+    assert {r.momentum_kind for r in reps} >= {"swing", "fast_return"}
+    for fault in ("momentum", "short_top"):
+        assert sum(1 for r in reps if fault in r.faults) >= 60, fault
+
+
+def test_hanging_sets_are_counted_exactly_on_95_percent() -> None:
+    t = hanging_tally()
+    assert t.by_variant["hanging"]["sets"] >= 60
+    assert t.count_exact_share("hanging") >= 0.95, _explain(t)
+
+
+def test_hanging_reps_are_called_hanging_and_the_mat_sets_keep_their_variant() -> None:
+    t = hanging_tally()
+    for variant, c in t.by_variant.items():
+        assert c["reps_variant_right"] >= 0.97 * c["reps"], (variant, dict(c))
+
+
+@pytest.mark.parametrize(("fault", "bar"), [("momentum", 0.85), ("short_top", 0.9)])
+def test_hanging_fault_f1(fault: str, bar: float) -> None:
+    t = hanging_tally()
+    assert t.variant_fault["hanging"][fault]["tp"] >= 50
+    assert t.variant_f1("hanging", fault) >= bar, dict(t.variant_fault["hanging"][fault])

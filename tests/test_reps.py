@@ -32,7 +32,7 @@ def _hold(a: float, dur: float, fps: float) -> list[float]:
 
 def _both(t: float, v: float, knee: float = 175.0) -> BodyAngles:
     """Both legs at elevation v."""
-    return BodyAngles(t=t, lying=True, leg_elevation=np.array([v, v]), knee_angle=np.array([knee, knee]),
+    return BodyAngles(t=t, posture="lying", leg_elevation=np.array([v, v]), knee_angle=np.array([knee, knee]),
                       leg_conf=np.array([0.9, 0.9]), trunk_elevation=0.0, torso_px=200.0)
 
 
@@ -50,7 +50,7 @@ def _feed(elevation: list[float], fps: float, knee: float = 175.0, other: list[f
     for i, e in enumerate(elevation):
         o = other[i] if other is not None else e
         elev = np.array([e, o]) + rng.normal(0, noise, 2)
-        a = BodyAngles(t=i / fps, lying=True, leg_elevation=elev, knee_angle=np.array([knee, knee]),
+        a = BodyAngles(t=i / fps, posture="lying", leg_elevation=elev, knee_angle=np.array([knee, knee]),
                        leg_conf=np.array([0.9, 0.6]), trunk_elevation=0.0, torso_px=200.0)
         reps.extend(seg.push(a))
     reps.extend(seg.flush())

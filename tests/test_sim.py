@@ -222,3 +222,33 @@ def test_presence_order_and_holds() -> None:
         for h in r.truth.holds:
             assert 15 <= h.duration_s <= 40
             assert p.lie_down_t < h.start_t < h.end_t < p.get_up_t
+
+
+def test_hanging_and_non_reps_are_opt_in_and_leave_the_rest_of_the_session_alone() -> None:
+    plain = random_session_spec(3)
+    hanging = random_session_spec(3, hanging=True, non_reps=True)
+    assert plain.bar is None and plain.non_reps_per_rest == 0
+    assert hanging.bar is not None and hanging.non_reps_per_rest >= 1
+    assert all(b.variant == "hanging" for b in hanging.blocks[-len(hanging.bar.rest_s) - 1:])
+    mat = [b for b in hanging.blocks if b.variant != "hanging"]
+    assert mat in ([], plain.blocks)  # the same sets on the mat, or none (came for the bar only)
+
+
+def test_hanging_raises_and_non_reps_in_the_truth_and_the_keypoints() -> None:
+    # The first seed whose member rests between sets on the mat, then goes to the bar.
+    seed = next(s for s in range(100) if random_session_spec(s, hanging=True, non_reps=True).rests_s)
+    r = simulate(random_session_spec(seed, hanging=True, non_reps=True))
+    hang = [s for s in r.truth.sets if s.variant == "hanging"]
+    assert hang and all(s.reps for s in hang)
+    moves = {f.kind for f in r.truth.fidgets} & {"hamstring_stretch", "knee_hug", "sit_up", "crunches"}
+    assert moves, "movements that are no reps between the sets on the mat"
+    # Hanging: the hands above the head, the feet off the floor below the hips, in the image.
+    rep = hang[0].reps[0]
+    i = min(range(len(r.frames)), key=lambda i: abs(r.frames[i].t - rep.start_t))
+    kp = r.truth.member_keypoints[i]
+    assert kp is not None
+    wrist, shoulder, hip = kp[KP["left_wrist"]], kp[KP["left_shoulder"]], kp[KP["left_hip"]]
+    ankle = kp[KP["left_ankle"]]
+    assert wrist[1] < shoulder[1] < hip[1] < ankle[1]
+    assert kp[:, 0].min() >= 0 and kp[:, 0].max() <= r.truth.camera.width
+    assert kp[:, 1].min() >= 0 and kp[:, 1].max() <= r.truth.camera.height

@@ -29,7 +29,7 @@ REST_AFTER_S = 3.0
 LANDSCAPE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 1080, "height": 1920}
 FAST_CUE = "Slower on the way down: count to four"
-NAMES = ["Mat 1", "Mat 2", "Mat 3", "Mat <b>4</b> & co", "Mat 5", "Mat 6"]
+NAMES = ["Mat 1", "Mat 2", "Mat 3", "Mat <b>4</b> & co", "Mat 5", "Mat 6", "Bar 1"]
 # The fonts the screen ships (server/static/fonts/, server/fonts/build.py): family → files.
 SHIPPED_FONTS = {"Roboto": ["roboto-400.woff2", "roboto-700.woff2"],
                  "Roboto Condensed": ["roboto-condensed-700.woff2"]}
@@ -316,6 +316,28 @@ def test_long_text_fits_and_a_floor_below_zero_reads_to_the_mat(gym, browser):
             assert cell["x"] <= box["x"] and box["x"] + box["width"] <= cell["x"] + cell["width"], name
             screenshot(page, f"wall-rest-to-the-mat-{name}")
             assert not page.evaluate("document.scrollingElement.scrollHeight > innerHeight")
+
+
+def test_at_the_bar_the_screen_speaks_of_hanging_raises_and_shows_their_height(gym, browser):
+    server, stations = gym
+    mat = stations["Bar 1"]
+    with wall(browser, server, mat) as page:
+        post(server, mat, mat_event("hanging", "b1"))
+        ready = page.locator("#ready")
+        expect(ready).to_contain_text("Hang still: no swinging", timeout=2000)
+        expect(ready).not_to_contain_text("mat")
+        post(server, mat, rep_event("b1", 1, score=65, variant="hanging",
+                                    cue="Bring your legs up to hip height", faults=["short_top"],
+                                    top_angle_deg=58.0, bottom_angle_deg=3.0, descent_s=0.9,
+                                    end_range_deg=None))
+        expect(page.locator("#rep-count")).to_have_text("1", timeout=2000)
+        expect(page.locator("#latest-cue")).to_have_text("Bring your legs up to hip height")
+        expect(page.locator("#depth-label")).to_have_text("Highest point")
+        expect(page.locator("#depth-value")).to_have_text("58°")
+        expect(page.locator("#tempo-note")).to_have_text("not scored for this move")
+        expect(page.locator("#tiles li").nth(0)).to_contain_text("Too low")
+        expect(page.locator("#latest-good")).to_have_text("no swing")
+        screenshot(page, "wall-set-hanging-landscape")
 
 
 def test_text_from_the_server_is_shown_as_text_never_as_markup(gym, browser):

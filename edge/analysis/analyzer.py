@@ -1,7 +1,7 @@
 """The analysis pipeline, one frame at a time: people → the person on the mat → joint angles (and,
-when the frame itself is given, the lower back's profile) → reps and holds → the member's session.
-The same object serves `matcoach analyze` (a whole trace or video) and, frame by frame, the live
-station.
+when the frame itself is given, the lower back's profile) → candidate reps → the rep classifier's
+verdict → reps and holds → the member's session. The same object serves `matcoach analyze` (a whole
+trace or video) and, frame by frame, the live station.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from edge.analysis.back import BackMeter, BackProfile, flat_share, rep_evidence
 from edge.analysis.config import AnalysisConfig
 from edge.analysis.holds import Hold, HoldDetector
 from edge.analysis.kinematics import Kinematics
+from edge.analysis.movement import Moment, Movement, MovementHistory
 from edge.analysis.reps import Rep, RepSegmenter
 from edge.analysis.scoring import ScoredRep
 from edge.analysis.session import Analysis, Session, SetSummary
@@ -29,11 +31,22 @@ Event = ScoredRep | Hold | SetSummary
 HISTORY_S = 120.0
 
 
+class Judge(Protocol):
+    """Decides on each candidate rep the segmenter proposes: the rep as it stands (possibly with another
+    variant or fault probabilities), or None when it is no rep. The rep classifier is one
+    (edge.analysis.verdict.ClassifiedJudge); without one the rules' candidates are the reps."""
+
+    def judge(self, rep: Rep, movement: Movement) -> Rep | None: ...
+
+
 class Analyzer:
     def __init__(self, config: AnalysisConfig | None = None,
                  floor_line: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                 mat_region: tuple[float, float, float, float] | None = None, explain: bool = False) -> None:
+                 mat_region: tuple[float, float, float, float] | None = None, explain: bool = False,
+                 judge: Judge | None = None) -> None:
         self.config = config or AnalysisConfig()
+        self.judge = judge
+        self._moments = MovementHistory()
         self.tracker = MatTracker(self.config.tracking, mat_region=mat_region)
         self.kinematics = Kinematics(self.config.kinematics, floor_line)
         self.segmenter = RepSegmenter(self.config.reps, explain=explain)
@@ -46,8 +59,9 @@ class Analyzer:
 
     @classmethod
     def for_trace(cls, header: TraceHeader, config: AnalysisConfig | None = None,
-                  explain: bool = False) -> Analyzer:
-        return cls(config, floor_line=header.floor_line, mat_region=header.mat_region, explain=explain)
+                  explain: bool = False, judge: Judge | None = None) -> Analyzer:
+        return cls(config, floor_line=header.floor_line, mat_region=header.mat_region, explain=explain,
+                   judge=judge)
 
     def push(self, frame: PoseFrame, image: np.ndarray | None = None) -> list[Event]:
         """Feed one frame (and the camera image it came from, on a station); returns the reps, holds
@@ -63,7 +77,8 @@ class Analyzer:
         for m in (*mat.earlier, mat):
             events += self._measure(m)
         self._forget(frame.t)
-        if "got_up" in mat.events or "left" in mat.events:
+        if {"got_up", "let_go", "left"} & set(mat.events):
+            events += self._add(self.segmenter.end_set())
             self.session.end_set()
         events.extend(self.session.take_closed())
         return events
@@ -73,8 +88,8 @@ class Analyzer:
         angles = self.kinematics.update(mat)
         if angles is not None:
             self._elevations.append((angles.t, angles.leg_elevation))
-        reps = self.segmenter.push(angles)
-        events: list[Event] = [self.session.add_rep(self._with_back(rep)) for rep in reps]
+        self._moments.add(Moment(mat.t, mat.keypoints if mat.observed else None, angles))
+        events: list[Event] = self._add(self.segmenter.push(angles))
         if self.segmenter.rested:
             self.session.end_set()  # the legs rest on the mat: the next rep starts a new set
         hold = self.holds.push(angles)
@@ -86,7 +101,7 @@ class Analyzer:
 
     def drain(self) -> list[Event]:
         """End of input, or the member left: the reps and hold still in progress, and the set they close."""
-        events: list[Event] = [self.session.add_rep(self._with_back(rep)) for rep in self.segmenter.flush()]
+        events: list[Event] = self._add(self.segmenter.flush())
         hold = self.holds.flush()
         if hold is not None:
             hold = self._hold_with_back(hold)
@@ -96,6 +111,20 @@ class Analyzer:
         events.extend(self.session.take_closed())
         return events
 
+    def _add(self, candidates: list[Rep]) -> list[Event]:
+        """The candidates the judge takes as reps, into the session."""
+        events: list[Event] = []
+        for rep in candidates:
+            if self.judge is not None:
+                movement = self._moments.window(rep.start_t, rep.end_t, self.kinematics.floor.angle,
+                                                self.kinematics.feet_sign)
+                judged = self.judge.judge(rep, movement)
+                if judged is None:
+                    continue
+                rep = judged
+            events.append(self.session.add_rep(self._with_back(rep)))
+        return events
+
     def _forget(self, t: float) -> None:
         while self._profiles and t - self._profiles[0].t > HISTORY_S:
             self._profiles.popleft()
@@ -103,8 +132,8 @@ class Analyzer:
             self._elevations.popleft()
 
     def _with_back(self, rep: Rep) -> Rep:
-        """The rep with its back-lift evidence, when the lower back was seen."""
-        if not self._profiles:
+        """The rep with its back-lift evidence, when the lower back was seen (on the mat only)."""
+        if not self._profiles or rep.variant == "hanging":
             return rep
         legs = {"both": [0, 1], "left": [0], "right": [1]}[rep.moving]
         elevation = [(t, _mean_seen(e[legs])) for t, e in self._elevations]
@@ -142,10 +171,11 @@ def _member_and_others(people: tuple[Person, ...], mat: MatFrame) -> tuple[Perso
 
 
 def analyze_frames(frames: Iterable[PoseFrame] | Iterable[tuple[PoseFrame, np.ndarray]], header: TraceHeader,
-                   config: AnalysisConfig | None = None, explain: bool = False) -> Analysis:
+                   config: AnalysisConfig | None = None, explain: bool = False,
+                   judge: Judge | None = None) -> Analysis:
     """A whole recording: poses alone (a trace), or each with the image it came from (a video, where the
     lower back is measured too)."""
-    analyzer = Analyzer.for_trace(header, config, explain)
+    analyzer = Analyzer.for_trace(header, config, explain, judge)
     for item in frames:
         frame, image = item if isinstance(item, tuple) else (item, None)
         analyzer.push(frame, image)

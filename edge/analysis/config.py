@@ -35,6 +35,9 @@ class RepConfig(_Strict):
     # Both the lowering and the return of a rep must cover at least this; smaller moves (a leg lifted
     # a little while resting, shifting) are fidgeting.
     min_amplitude_deg: float = Field(22.0, gt=0)
+    # Hanging, legs swing freely: between reps they dangle and sway up to 25° to and fro, and knees that
+    # bend back pull the feet behind the body. A raise must cover this much to be a rep.
+    hanging_min_amplitude_deg: float = Field(30.0, gt=0)
     # Legs held still this long on the mat (within rest_max_deg of 0°) rest: that ends any rep in progress and
     # the set. Longer than the guide's optional three-second pause at the bottom.
     rest_s: float = Field(4.0, gt=0)
@@ -78,6 +81,10 @@ class FaultRules(_Strict):
     overshoot_deg: float = Field(7.0, gt=0, description="swing past the settled top that counts")
     knees_bent_deg: float = Field(150.0, gt=0, le=180, description="smallest knee angle under this")
     short_top_deg: float = Field(70.0, gt=0, le=120, description="top elevation under this")
+    # Hanging: the body swinging to and fro under the bar over a rep by this much (peak to peak, the
+    # hands→hips line) is momentum. Lifting the legs shifts the body's balance point, so even a strict
+    # rep tilts the body back (5–16° on the real clip); a kip or a swing-up moves it 40° and more.
+    hanging_swing_deg: float = Field(25.0, gt=0, description="body swing under the bar over this")
     # The lower back rose this much over the member's flat back at the bottom of the rep
     # (edge/analysis/back.py).
     # Under it lie breathing (the belly moves ~0.5 cm) and the soft tissue of a back pressed flat.

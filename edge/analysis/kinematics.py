@@ -4,20 +4,30 @@ Leg elevation is the angle of the hip→ankle line above the floor line: 0° on 
 more than 90° past vertical towards the head. The floor line comes from the station's calibration when
 it has one; otherwise it is estimated from the body itself while it lies flat (shoulders, hips and
 ankles then lie along the floor), which also absorbs a slightly tilted camera.
+
+Hanging from a bar, leg elevation is measured from the hanging vertical: the line the body hangs along
+from the hands on the bar through the hips, which is the true vertical while the body hangs still. 0° legs
+hanging straight down, 90° level with the hips, whichever way the member faces. Measured from that line
+rather than from the floor's normal, a body swinging under the bar does not swing the count: the legs
+swing with it. The swing itself is the angle of that line off the floor's normal.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from edge.analysis.config import KinematicsConfig
 from edge.analysis.tracking import MatFrame
-from edge.people import ANKLES, HIPS, KNEES, SHOULDERS
+from edge.people import ANKLES, HIPS, KNEES, SHOULDERS, WRISTS
 
 _FLOOR_SAMPLES = 300
+# How the member is placed for exercise: on their back on the mat, or hanging from a bar. None: neither
+# (sitting, standing, on all fours): no rep is possible.
+Posture = Literal["lying", "hanging"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +35,7 @@ class BodyAngles:
     """Angles of one frame. Index 0 is the left leg, 1 the right; NaN where a joint was not seen."""
 
     t: float
-    lying: bool
+    posture: Posture | None
     leg_elevation: np.ndarray  # (2,) degrees
     knee_angle: np.ndarray  # (2,) degrees, 180 = straight
     leg_conf: np.ndarray  # (2,) confidence of each leg's measurement
@@ -33,6 +43,13 @@ class BodyAngles:
     # (0 flat, ~90 sitting): shoulders and hips sit at different heights off the mat.
     trunk_elevation: float
     torso_px: float  # shoulder-mid to hip-mid distance in pixels, the body's scale in the image
+    # Hanging: degrees the hands→hips line leans off the hanging vertical, signed (towards image-right
+    # positive); NaN when not hanging.
+    swing_deg: float = math.nan
+
+    @property
+    def lying(self) -> bool:
+        return self.posture == "lying"
 
 
 def _angle_at(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
@@ -96,7 +113,7 @@ class Kinematics:
         self.floor = FloorLine(floor_line)
         # +1 when the feet are towards image-right of the hips; kept between frames because it cannot
         # be read while the trunk is upright.
-        self._feet_sign = 0.0
+        self.feet_sign = 0.0
         self._flat_trunk = _SettlingMedian(_FLOOR_SAMPLES, 0.0)
 
     def _mid(self, kps: np.ndarray, pair: tuple[int, int]) -> np.ndarray | None:
@@ -125,15 +142,17 @@ class Kinematics:
         along = np.array([math.cos(phi), math.sin(phi)])
         trunk = hip - shoulder
         if abs(float(trunk @ along)) > 0.5 * float(np.hypot(*trunk)):
-            self._feet_sign = 1.0 if float(trunk @ along) > 0 else -1.0
-        feet_dir = along * (self._feet_sign or 1.0)
+            self.feet_sign = 1.0 if float(trunk @ along) > 0 else -1.0
+        feet_dir = along * (self.feet_sign or 1.0)
         # Image y points down, so "up" off the floor is the floor direction turned towards negative y.
         up = np.array([math.sin(phi), -math.cos(phi)])
 
         trunk_up = shoulder - hip
         trunk_elev = math.degrees(math.atan2(float(trunk_up @ up), float(trunk_up @ -feet_dir)))
-        lying = frame.state == "lying"
-        if lying and ankle_mid is not None:
+        posture: Posture | None = frame.state if frame.state in ("lying", "hanging") else None
+        if posture == "hanging":
+            return self._hanging(frame.t, kps, shoulder, hip, up, trunk)
+        if posture == "lying" and ankle_mid is not None:
             ankles = [kps[a, :2] for a in ANKLES if kps[a, 2] >= min_conf]
             flat = 180.0 - self.config.flat_body_tolerance_deg
             if all(_angle_at(shoulder, hip, a) >= flat for a in ankles):
@@ -159,10 +178,43 @@ class Kinematics:
 
         return BodyAngles(
             t=frame.t,
-            lying=lying,
+            posture=posture,
             leg_elevation=elevation,
             knee_angle=knee,
             leg_conf=conf,
             trunk_elevation=trunk_elev - self._flat_trunk.value,
             torso_px=float(np.hypot(*trunk)),
         )
+
+    def _hanging(self, t: float, kps: np.ndarray, shoulder: np.ndarray, hip: np.ndarray, up: np.ndarray,
+                 trunk: np.ndarray) -> BodyAngles:
+        """Angles of a body hanging from a bar: elevations from the hands→hips line, unsigned (the
+        legs rise in front of the body, and which side of the image that is does not matter). A hand
+        seen below the shoulders has let go of the bar (the tracker says so only a moment later):
+        no posture, so the arms coming down are never read as legs."""
+        down = -up
+        min_conf = self.config.min_keypoint_conf
+        if any(kps[w, 2] >= min_conf and float((kps[w, :2] - shoulder) @ up) < 0 for w in WRISTS):
+            unseen, torso = np.full(2, np.nan), float(np.hypot(*trunk))
+            return BodyAngles(t=t, posture=None, leg_elevation=unseen, knee_angle=unseen,
+                              leg_conf=np.zeros(2), trunk_elevation=math.nan, torso_px=torso)
+        hand = self._mid(kps, WRISTS)
+        pendulum = hip - (hand if hand is not None else shoulder)
+        elevation = np.full(2, np.nan)
+        knee = np.full(2, np.nan)
+        conf = np.zeros(2)
+        for side in (0, 1):
+            h, k, a = HIPS[side], KNEES[side], ANKLES[side]
+            hip_pt = kps[h, :2] if kps[h, 2] >= min_conf else hip
+            if kps[a, 2] < min_conf:
+                continue
+            elevation[side] = _angle_at(hip_pt + pendulum, hip_pt, kps[a, :2])
+            conf[side] = float(kps[a, 2])
+            if kps[k, 2] >= min_conf:
+                knee[side] = _angle_at(hip_pt, kps[k, :2], kps[a, :2])
+                conf[side] = min(conf[side], float(kps[k, 2]))
+        # Signed lean off the vertical: positive when the hips are towards the floor direction's right.
+        right = np.array([-up[1], up[0]])
+        swing = math.degrees(math.atan2(float(pendulum @ right), float(pendulum @ down)))
+        return BodyAngles(t=t, posture="hanging", leg_elevation=elevation, knee_angle=knee, leg_conf=conf,
+                          trunk_elevation=math.nan, torso_px=float(np.hypot(*trunk)), swing_deg=swing)

@@ -13,6 +13,10 @@ the set and the lowering that ends it being no reps. Legs still on the mat for `
 ends any rep in progress, and the set (`rested`). A rep shorter than `min_rep_s` is not one a person
 can do: keypoint noise or an exchange of the legs made it.
 
+Hanging from a bar, a rep is always raise → lower: the legs start and end hanging (0°, the hanging
+vertical, is where they rest), and the body's swing over the rep is measured for the momentum rule.
+Knees may stay bent there: the hanging knee raise is the leg raise's regression.
+
 A rep is reported as soon as it is over — a top rep once the legs are back up and have held still,
 started down again or stayed up a few seconds; a floor rep once the legs are back on the mat — so the
 screen shows it within a fraction of a second of the member finishing it.
@@ -25,13 +29,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import takewhile
 from typing import Literal
 
 import numpy as np
 
 from edge.analysis.config import RepConfig
-from edge.analysis.kinematics import BodyAngles
+from edge.analysis.kinematics import BodyAngles, Posture
 
 Moving = Literal["both", "left", "right"]
 SIDES: tuple[Moving, Moving] = ("left", "right")
@@ -84,6 +89,8 @@ class Rep:
     back_onset_deg: float | None = None
     # "top": lowered then raised back to the top; "floor": raised from the mat then lowered back to it.
     order: Literal["top", "floor"] = "top"
+    # Hanging: how far the body swung to and fro under the bar during the rep (degrees, peak to peak).
+    swing_deg: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +304,9 @@ class RepSegmenter:
         self._elev: deque[np.ndarray] = deque()
         self._knee: deque[np.ndarray] = deque()
         self._conf: deque[np.ndarray] = deque()
+        self._swing: deque[float] = deque()
+        # Lying on the mat or hanging from a bar: a change ends the set, as sitting up does.
+        self._posture: Posture | None = None
         self._first = 0  # absolute index of the oldest buffered sample
         self._legs = (_LegState(), _LegState())
         self._reported: deque[tuple[float, float, Moving]] = deque(maxlen=4)
@@ -332,6 +342,7 @@ class RepSegmenter:
             self._elev.popleft()
             self._knee.popleft()
             self._conf.popleft()
+            self._swing.popleft()
             self._first += 1
         for leg in self._legs:
             del leg.turns[:-2]  # only the last peak and trough are ever looked back at
@@ -352,28 +363,40 @@ class RepSegmenter:
             leg.reset()
         self._new_set()
 
+    def end_set(self) -> list[Rep]:
+        """The member is no longer lying or hanging (or has left): what the set was waiting to tell
+        apart is told now, and nothing after is paired with anything before."""
+        if self._posture is None:
+            return []
+        reps = self.flush()
+        self.reset()
+        self._posture = None
+        return reps
+
     def push(self, a: BodyAngles | None) -> list[Rep]:
         """Add one frame's angles (None: not seen in this frame) and return reps finished now."""
         self.rested = False
         if a is None:
             return []
-        if not a.lying:
-            # Sitting up ends the set: what it was waiting to tell apart is told now.
-            self._resolve()
-            reps = self._reported_now()
-            self.reset()
+        # Sitting up, or letting go of the bar, ends the set.
+        reps = self.end_set() if a.posture != self._posture else []
+        self._posture = a.posture
+        if a.posture is None:
             return reps
+        if a.posture == "hanging":
+            self._decide("floor", "hanging from a bar, the legs rise from the hang and are lowered back")
         self._t.append(a.t)
         self._elev.append(a.leg_elevation.astype(float))
         self._knee.append(a.knee_angle.astype(float))
         self._conf.append(a.leg_conf.astype(float))
+        self._swing.append(a.swing_deg)
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
             value = float(a.leg_elevation[side])
             sample = leg.filtered(idx, value) if np.isfinite(value) else None
             if sample is not None:
                 self._step(side, leg, *sample)
-        reps = self._reported_now()
+        reps += self._reported_now()
         if self._rest_now:
             self._rest_now = False
             self._new_set()
@@ -445,7 +468,9 @@ class RepSegmenter:
         and decide between them at the set's bottoms."""
         cfg = self.config
         if leg.ext_index < 0:
-            if leg.floor is None and abs(value) <= cfg.rest_max_deg:
+            if leg.floor is None and self._posture == "hanging":
+                leg.floor = 0.0  # legs hang straight down between reps
+            elif leg.floor is None and abs(value) <= cfg.rest_max_deg:
                 leg.floor = value  # the set starts from the mat: a floor set's reps return here
             if leg.contact is None:
                 # Where the leg was first seen: if it was already rising (the member was found, or the
@@ -574,7 +599,9 @@ class RepSegmenter:
         rise = top - landing.value if contact.kind == "start" else top - contact.value
         floor = leg.floor if leg.floor is not None else min(contact.value, landing.value)
         halfway = landing.value - floor <= 0.5 * (top - floor)
-        return halfway and min(rise, top - landing.value) >= self.config.min_amplitude_deg
+        amplitude = (self.config.hanging_min_amplitude_deg if self._posture == "hanging"
+                     else self.config.min_amplitude_deg)
+        return halfway and min(rise, top - landing.value) >= amplitude
 
     def _floor_rep(self, side: int, leg: _LegState, landing: _Turn) -> Rep | None:
         """Floor set: the leg left the mat at `leg.contact`, went up and came back down to `landing`,
@@ -666,9 +693,7 @@ class RepSegmenter:
             return []
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
-            if leg.waiting is not None:
-                leg.waiting = (*leg.waiting[:2], -math.inf)
-                self._note("floor", self._waited(side, leg))
+            self._stop_waiting(side, leg)
             if leg.pending is not None and self._returned(leg.pending):
                 self._note("top", self._finish(side, leg, idx))
             if leg.recent and leg.floor is not None:
@@ -679,8 +704,15 @@ class RepSegmenter:
                     if self._raised(side, leg, landing):
                         leg.touches += 1
                     self._note("floor", self._floor_rep(side, leg, landing))
+        for side, leg in enumerate(self._legs):
+            self._stop_waiting(side, leg)  # both legs landed on the last frames: neither waits any more
         self._resolve()
         return self._reported_now()
+
+    def _stop_waiting(self, side: int, leg: _LegState) -> None:
+        if leg.waiting is not None:
+            leg.waiting = (*leg.waiting[:2], -math.inf)
+            self._note("floor", self._waited(side, leg))
 
     def _variant(self, moving: Moving, side: int, other_elev: np.ndarray, knee_rep: np.ndarray) -> str:
         """What the camera sees: both legs together, one leg with the other foot down or held up
@@ -712,7 +744,7 @@ class RepSegmenter:
         if t[turn] - t[0] > cfg.max_rep_s:
             rejected(t[0], t[turn], f"over {cfg.max_rep_s:.0f} s long")
             return None
-        phases = _phases if kind == "top" else _floor_phases
+        phases = _phases if kind == "top" else partial(_floor_phases, dangling=self._posture == "hanging")
         ph = phases(t, _interp_nan(t, elev[:, side]), turn, cfg)
         # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
         # the other leg makes its own tap.
@@ -748,12 +780,19 @@ class RepSegmenter:
             return None
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
-        variant = "heel_tap" if tapping else self._variant(moving, side, other[in_rep], knee_rep)
-        if not tapping and len(knee_rep) and float(np.median(knee_rep)) < cfg.leg_lift_min_knee_deg:
+        hanging = self._posture == "hanging"
+        if hanging:
+            variant = "hanging"
+        else:
+            variant = "heel_tap" if tapping else self._variant(moving, side, other[in_rep], knee_rep)
+        knees_bent_through = len(knee_rep) and float(np.median(knee_rep)) < cfg.leg_lift_min_knee_deg
+        if knees_bent_through and not (tapping or hanging):
             rejected(ph.start, ph.end, f"knees bent to {np.median(knee_rep):.0f}° throughout (median), not "
                      "lowered from tabletop: a crunch, a bridge or a knee tuck, not a leg lift")
             return None
         min_knee = _lowest_sustained(knee_rep, _knee_run(t[in_rep]))
+        swing = np.array(list(self._swing)[i_from - self._first: i_now - self._first + 1])[in_rep]
+        swing = swing[np.isfinite(swing)]
         return Rep(
             start_t=round(ph.start, 3),
             end_t=round(ph.end, 3),
@@ -770,6 +809,7 @@ class RepSegmenter:
             bottom_out_speed_dps=round(ph.out_speed, 1),
             overshoot_deg=round(ph.overshoot, 1),
             order=kind,
+            swing_deg=round(float(np.ptp(swing)), 1) if len(swing) else 0.0,
         )
 
 
@@ -848,9 +888,10 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
     )
 
 
-def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _Phases:
+def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig, dangling: bool = False) -> _Phases:
     """Raising, top and lowering of a floor rep: s leaves the mat at index 0, goes up, and is back
-    down at index `land` (the legs of a double-leg rep may still be landing after it)."""
+    down at index `land` (the legs of a double-leg rep may still be landing after it). Legs dangling
+    from a bar sway before the raise: their rep starts where they last left the hang, not first."""
     peak = int(np.argmax(s[: land + 1]))
     top_v, start_v = float(s[peak]), float(np.min(s[: peak + 1]))
     land = peak + int(np.argmin(s[peak:]))
@@ -872,8 +913,12 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _P
     # onto the mat is still under way while it slows, until the legs are down.
     near = _FLOOR_NEAR * (top_v - min(start_v, land_v))
     off = np.nonzero(s[: peak + 1] > start_v + near)[0]
+    on = np.nonzero(s[: peak + 1] <= start_v + near)[0]
     down = np.nonzero(s[peak : land + 1] <= land_v + near)[0]
-    start = float(t[max(0, off[0] - 1)]) if len(off) else a_start
+    if dangling:
+        start = float(t[on[-1]]) if len(on) else a_start
+    else:
+        start = float(t[max(0, off[0] - 1)]) if len(off) else a_start
     end = float(t[peak + down[0]]) if len(down) else d_end
     # The level the legs settle at on top before the lowering: a swing past it is an overshoot.
     held = s[peak : max(peak + 1, int(np.searchsorted(t, d_start)))]

@@ -9,13 +9,14 @@ straight-leg variants: a descent between the fast-descent limit (3 s) and the 4 
 points: a rep that stops at the member's personal end range is a full rep.
 
 Which faults apply depends on the variant (`VARIANT_RULES`): heel taps are short bent-knee moves, so
-tempo, knee bend and top height are not judged there.
+tempo, knee bend and top height are not judged there; hanging raises are judged on swinging and on
+height only (the lower back is off any mat, and knee raises are the leg raise's regression).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from edge.analysis.config import FaultRules, ScoringConfig
 from edge.analysis.reps import Rep
@@ -59,6 +60,9 @@ def _momentum_reasons(rep: Rep, rules: FaultRules) -> str:
 class VariantRules(Protocol):
     """The faults a variant can have, from a rep's measurements."""
 
+    # Cues worded for this variant, where the general one would be wrong (no mat under a hanging back).
+    cues: ClassVar[dict[str, str]]
+
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]: ...
 
     def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float: ...
@@ -70,6 +74,8 @@ class VariantRules(Protocol):
 
 class StraightLegRules:
     """double_leg and single_leg: slow lowering, straight knees, legs up to vertical, no swing."""
+
+    cues: ClassVar[dict[str, str]] = {}
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
         found = set()
@@ -108,6 +114,8 @@ class StraightLegRules:
 class HeelTapRules:
     """heel_tap: knees stay bent by design and taps are quick; only swinging is judged."""
 
+    cues: ClassVar[dict[str, str]] = {}
+
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
         return {"momentum"} if _momentum(rep, rules) else set()
 
@@ -118,10 +126,39 @@ class HeelTapRules:
         return [_momentum_reasons(rep, rules), "knees bent, tempo and top height are not judged in heel taps"]
 
 
+class HangingRules:
+    """hanging: no swinging of the legs or of the whole body under the bar, and legs up to hip height
+    or higher (the guide: "most people just swing their legs up using momentum from their lats")."""
+
+    cues: ClassVar[dict[str, str]] = {
+        "momentum": "Don't swing: curl your pelvis up to your ribs",
+        "short_top": "Bring your legs up to hip height",
+    }
+
+    def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
+        found = set()
+        if rep.swing_deg >= rules.hanging_swing_deg or _momentum(rep, rules):
+            found.add("momentum")
+        if rep.top_angle_deg < rules.short_top_deg:
+            found.add("short_top")
+        return found
+
+    def tempo_shortfall(self, rep: Rep, rules: FaultRules) -> float:
+        return 0.0
+
+    def reasons(self, rep: Rep, rules: FaultRules) -> list[str]:
+        return [f"{_momentum_reasons(rep, rules)}, the body swung {rep.swing_deg:.0f}° under the bar "
+                f"(≥ {rules.hanging_swing_deg:.0f})",
+                f"short_top: top {rep.top_angle_deg:.0f}° from the hanging vertical (rule < "
+                f"{rules.short_top_deg:.0f}°)",
+                "lower back, knee bend and tempo are not judged hanging from a bar"]
+
+
 VARIANT_RULES: dict[str, VariantRules] = {
     "double_leg": StraightLegRules(),
     "single_leg": StraightLegRules(),
     "heel_tap": HeelTapRules(),
+    "hanging": HangingRules(),
 }
 
 
@@ -132,5 +169,9 @@ def score_rep(rep: Rep, variant: str, rules: FaultRules, points: ScoringConfig) 
     faults = tuple(f for f in FAULTS if f in found)
     lost = sum(getattr(points, f) for f in faults) + judge.tempo_shortfall(rep, rules)
     score = round(min(100.0, max(0.0, 100.0 - lost)))
-    cue = CUES[max(faults, key=lambda f: getattr(points, f))] if faults else PRAISE
+    if faults:
+        worst = max(faults, key=lambda f: getattr(points, f))
+        cue = judge.cues.get(worst, CUES[worst])
+    else:
+        cue = PRAISE
     return ScoredRep(rep=rep, variant=variant, faults=faults, score=score, cue=cue)

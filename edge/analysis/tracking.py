@@ -1,8 +1,9 @@
-"""Who is on the mat: the one member lying on it, picked out of everyone the pose model sees.
+"""Who is on the mat: the one member lying on it (or hanging from the bar beside it), picked out of
+everyone the pose model sees.
 
 The camera looks at the mat from the side, and other people walk past behind it. Each frame the
 tracker decides whether a member is on the mat, follows that member from frame to frame, smooths
-their keypoints, and says when they arrive, lie down, get up and leave.
+their keypoints, and says when they arrive, lie down, get up, hang from a bar, let go and leave.
 
 How the member is told apart from bystanders (all thresholds are in `TrackingConfig`):
 - Once there is a member, continuity wins: the detection whose keypoints are closest to the
@@ -17,12 +18,15 @@ How the member is told apart from bystanders (all thresholds are in `TrackingCon
   region, so someone walking behind the mat, whose feet are higher in the image, is not on it.
 - Before the mat region is known (no calibration), only a person lying down can become the member,
   and the mat region is then estimated from their body and kept.
+- Someone hanging from a bar (torso near vertical, both hands above the head) can become the member
+  wherever the bar is: gyms put the pull-up bar beside the mat, and nobody walking past hangs still
+  for `state_hold_s`. Their feet are off the floor, so a hanging body never moves the mat region.
 
 Every state change must hold for `state_hold_s` before it is reported, so one bad frame never makes
-a member "leave". A member the detector misses is held for `max_gap_s`; a lying member, who cannot
-walk off unseen, is kept (without keypoints) for up to `max_gap_lying_s`. Events come in balanced
-pairs: every "arrived" is followed by a "left" and every "lay_down" by a "got_up" (a member who
-leaves while lying gets both "got_up" and "left").
+a member "leave". A member the detector misses is held for `max_gap_s`; a lying or hanging member, who
+cannot walk off unseen, is kept (without keypoints) for up to `max_gap_lying_s`. Events come in balanced
+pairs: every "arrived" is followed by a "left", every "lay_down" by a "got_up" and every "hang" by a
+"let_go" (a member who leaves while lying gets both "got_up" and "left").
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.analysis.smoothing import OneEuroFilter, SmoothingConfig
-from edge.people import ANKLES, HIPS, KNEES, SHOULDERS, Person, PoseFrame
+from edge.people import ANKLES, HIPS, KNEES, SHOULDERS, WRISTS, Person, PoseFrame
 
-MatState = Literal["empty", "on_mat", "lying"]
-# What one frame alone says about the member; "off" = seen, but off the mat.
-_RawState = Literal["off", "on_mat", "lying"]
+MatState = Literal["empty", "on_mat", "lying", "hanging"]
+# What one frame alone says about the member; "off" = seen, but off the mat (and not hanging).
+_RawState = Literal["off", "on_mat", "lying", "hanging"]
+# The states a member can be in, and the events that enter and leave the exercising ones.
+_MemberState = Literal["on_mat", "lying", "hanging"]
+_ENTER = {"lying": "lay_down", "hanging": "hang"}
+_LEAVE = {"lying": "got_up", "hanging": "let_go"}
 MatRegion = tuple[float, float, float, float]
 
 # Keypoints that can touch the floor, for the "where does this person stand or lie" point.
@@ -76,6 +84,12 @@ class TrackingConfig(BaseModel):
     # above the hips (a member already at the top of a rep: the box is then about square). Someone
     # bending over has a level torso too, but a narrow box and feet on the floor.
     lying_min_aspect: float = Field(1.0, gt=0)
+    # Hanging from a bar: the torso within this angle of vertical (a swinging body tilts ±30°, a
+    # camera at 45° to the body foreshortens the rest)...
+    hanging_max_tilt_deg: float = Field(40.0, gt=0, lt=90)
+    # ...head up, and both hands at least this many torso lengths above the shoulders (arms hanging
+    # straight from a bar put them 0.6–1.2 above).
+    hanging_min_hands_up: float = Field(0.35, gt=0)
     # A new member must move less than this (torso lengths per second, horizontally) while waiting
     # to be accepted; people walking past move several torso lengths per second.
     max_still_speed: float = Field(0.5, gt=0)
@@ -98,8 +112,9 @@ class TrackingConfig(BaseModel):
     # unknown (None), and a member who was not lying has left.
     max_gap_s: float = Field(1.0, gt=0)
     # A lying member cannot leave without first sitting up, standing and walking off, which takes
-    # several seconds in view; vanishing while lying means the detector is missing them (occlusion,
-    # a run of misses), so only an absence this long counts as leaving.
+    # several seconds in view (a hanging one: dropping, standing and walking off); vanishing while
+    # lying or hanging means the detector is missing them (occlusion, a run of misses), so only an
+    # absence this long counts as leaving.
     max_gap_lying_s: float = Field(8.0, gt=0)
     # A new state must hold this long before it is reported (and before a newcomer is accepted).
     state_hold_s: float = Field(0.7, ge=0)
@@ -117,17 +132,18 @@ class TrackingConfig(BaseModel):
 class MatFrame:
     t: float
     # empty: nobody on the mat; on_mat: the member is there but not lying (sitting, kneeling,
-    # standing); lying: on their back or side, exercise possible.
+    # standing); lying: on their back or side, exercise possible; hanging: from a bar, exercise
+    # possible.
     state: MatState
     # (17, 3) smoothed x, y, conf in pixels; None when nobody is on the mat, or when the member has
     # not been detected for longer than max_gap_s (a lying member is kept for longer; see config).
     keypoints: np.ndarray | None
     # The member was detected in this frame (False: keypoints held through a dropout).
     observed: bool
-    # Transitions decided in this frame: "arrived", "lay_down", "got_up", "left".
+    # Transitions decided in this frame: "arrived", "lay_down", "got_up", "hang", "let_go", "left".
     events: tuple[str, ...]
-    # On the frame a member is accepted: their frames while they waited to be (state_hold_s), lying,
-    # oldest first, so the analysis also sees the start of a rep begun before acceptance.
+    # On the frame a member is accepted: their frames while they waited to be (state_hold_s), lying or
+    # hanging, oldest first, so the analysis also sees the start of a rep begun before acceptance.
     earlier: tuple[MatFrame, ...] = ()
 
 
@@ -182,6 +198,7 @@ class _Candidate:
     scale: float  # torso length (px) last measured
     since_t: float  # start of the current unbroken run of frames on the mat; inf while off it
     all_lying: bool  # every frame of the run was lying
+    all_hanging: bool  # every frame of the run was hanging from a bar
     # (t, centre x) over the last state_hold_s, for the speed check.
     path: deque[tuple[float, float]] = field(default_factory=deque)
     # The run's detections (t, detection), handed on as the member's earlier frames if they are taken.
@@ -192,7 +209,7 @@ class _Candidate:
 class _Member:
     last: _Seen
     last_t: float
-    state: Literal["on_mat", "lying"]
+    state: _MemberState
     pending: _RawState | None = None
     pending_since: float = 0.0
     # Recent torso lengths (px). One frame's length wobbles by ~20% as the far-side shoulder or hip
@@ -239,6 +256,19 @@ class MatTracker:
             return False
         return already or s.aspect >= self.config.lying_min_aspect or self._feet_up(s)
 
+    def _hanging(self, s: _Seen, already: bool = False) -> bool:
+        """Torso near vertical, head up, both hands seen well above the shoulders: hanging from a bar.
+        Someone already hanging stays so while no hand is seen below that (hands at the bar leave the
+        picture, or the model loses them in the frames where the knees come up past the face)."""
+        if s.torso_deg is None or s.scale is None or 90.0 - s.torso_deg > self.config.hanging_max_tilt_deg:
+            return False
+        min_conf = self.config.min_keypoint_conf
+        shoulder, hip = _mid(s.kps, SHOULDERS, min_conf), _mid(s.kps, HIPS, min_conf)
+        hands = [s.kps[w, 1] for w in WRISTS if s.kps[w, 2] >= min_conf]
+        if shoulder is None or hip is None or shoulder[1] >= hip[1] or len(hands) < (0 if already else 2):
+            return False
+        return all(y <= shoulder[1] - self.config.hanging_min_hands_up * s.scale for y in hands)
+
     def _feet_up(self, s: _Seen) -> bool:
         """Both feet seen at least half a torso length above the hips."""
         min_conf = self.config.min_keypoint_conf
@@ -275,13 +305,16 @@ class MatTracker:
         """The member's detection in this frame, if any.
 
         After a dropout the member may have moved further than a frame-to-frame match allows, so
-        the allowance grows with the time missed, but only for a detection on the mat.
+        the allowance grows with the time missed, but only for a detection on the mat (or still
+        hanging from the bar the member hung from).
         """
         grown = self.config.match_max_dist + self.config.reacquire_speed * (t - member.last_t)
         best, best_d = None, math.inf
         for s in seen:
             d = self._distance(member.last, member.scale, s)
-            near = d <= self.config.match_max_dist or (d <= grown and self._on_mat(s, member.scale))
+            still_there = self._on_mat(s, member.scale) or (member.state == "hanging"
+                                                            and self._hanging(s, already=True))
+            near = d <= self.config.match_max_dist or (d <= grown and still_there)
             if near and d < best_d:
                 best, best_d = s, d
         return best
@@ -311,7 +344,7 @@ class MatTracker:
         s = self._find_member(member, seen, t)
         if s is None:
             gap = t - member.last_t
-            limit = self.config.max_gap_lying_s if member.state == "lying" else self.config.max_gap_s
+            limit = self.config.max_gap_lying_s if member.state in _ENTER else self.config.max_gap_s
             if gap > limit:
                 return self._leave(t, member)
             held = self._filter.estimate if gap <= self.config.max_gap_s else None
@@ -327,6 +360,8 @@ class MatTracker:
             raw = member.state if self._on_mat(s, member.scale) else "off"
         elif self._lying(s, already=member.state == "lying"):
             raw = "lying"
+        elif self._hanging(s, already=member.state == "hanging"):
+            raw = "hanging"
         elif self._on_mat(s, member.scale):
             raw = "on_mat"
         else:
@@ -341,12 +376,12 @@ class MatTracker:
             return MatFrame(t, member.state, keypoints, observed=True, events=())
         if raw == "off":
             return self._leave(t, member)
+        events = tuple(e for e in (_LEAVE.get(member.state), _ENTER.get(raw)) if e)
         member.state, member.pending = raw, None
-        event = "lay_down" if raw == "lying" else "got_up"
-        return MatFrame(t, raw, keypoints, observed=True, events=(event,))
+        return MatFrame(t, raw, keypoints, observed=True, events=events)
 
     def _leave(self, t: float, member: _Member) -> MatFrame:
-        events = ("got_up", "left") if member.state == "lying" else ("left",)
+        events = (_LEAVE[member.state], "left") if member.state in _LEAVE else ("left",)
         self._member = None
         self._filter.reset()
         return MatFrame(t, "empty", None, observed=False, events=events)
@@ -362,15 +397,17 @@ class MatTracker:
             s = unclaimed.pop(best)
             cand.last, cand.last_t, cand.scale = s, t, s.scale or cand.scale
             lying = self._lying(s, already=cand.all_lying and not math.isinf(cand.since_t))
-            if not (self._on_mat(s, cand.scale) or (lying and self._mat_movable)):
+            hanging = self._hanging(s)
+            if not (self._on_mat(s, cand.scale) or (lying and self._mat_movable) or hanging):
                 # Stepped off (or never was on): the wait starts again when they are back on.
-                cand.since_t, cand.all_lying = math.inf, True
+                cand.since_t, cand.all_lying, cand.all_hanging = math.inf, True, True
                 cand.path.clear()
                 cand.run.clear()
                 continue
             if math.isinf(cand.since_t):
-                cand.since_t, cand.all_lying = t, lying
+                cand.since_t, cand.all_lying, cand.all_hanging = t, lying, hanging
             cand.all_lying &= lying
+            cand.all_hanging &= hanging
             cand.path.append((t, s.centre_x))
             cand.run.append((t, s))
             while cand.run[0][0] < t - _RUN_KEPT_S:
@@ -381,38 +418,39 @@ class MatTracker:
         self._candidates = [c for c in self._candidates if t - c.last_t <= self.config.max_gap_s]
         for s in unclaimed:
             scale = s.scale or 0.0  # never 0: unclaimed only holds people whose torso is seen
-            lying = self._lying(s, already=False)
-            if self._on_mat(s, scale) or (lying and self._mat_movable):
-                self._candidates.append(_Candidate(s, t, scale, t, lying, deque([(t, s.centre_x)]),
+            lying, hanging = self._lying(s, already=False), self._hanging(s)
+            if self._on_mat(s, scale) or (lying and self._mat_movable) or hanging:
+                self._candidates.append(_Candidate(s, t, scale, t, lying, hanging, deque([(t, s.centre_x)]),
                                                    [(t, s)]))
 
         ready = [c for c in self._candidates if c.last_t == t and self._ready(c, t)]
         if not ready:
             return MatFrame(t, "empty", None, observed=False, events=())
-        # Someone lying beats someone standing; then the one who has waited longest.
-        chosen = min(ready, key=lambda c: (not c.all_lying, c.since_t))
+        # Someone lying beats someone hanging beats someone standing; then the one who has waited longest.
+        chosen = min(ready, key=lambda c: (not c.all_lying, not c.all_hanging, c.since_t))
         self._candidates = []
-        if self._mat is None or (self._mat_estimated and not self._on_mat(chosen.last, chosen.scale)):
+        state: _MemberState = "lying" if chosen.all_lying else "hanging" if chosen.all_hanging else "on_mat"
+        if state != "hanging" and (self._mat is None or (self._mat_estimated
+                                                         and not self._on_mat(chosen.last, chosen.scale))):
             self._mat = self._estimate_mat(chosen.last, chosen.scale)
             self._mat_estimated = True
-        state: Literal["on_mat", "lying"] = "lying" if chosen.all_lying else "on_mat"
         self._member = _Member(chosen.last, t, state)
         self._member.scales.append(chosen.scale)
         self._filter.reset()
         earlier: tuple[MatFrame, ...] = ()
-        if state == "lying":
-            earlier = tuple(MatFrame(te, "lying", self._filter.update(te, seen.kps), observed=True, events=())
+        if state in _ENTER:
+            earlier = tuple(MatFrame(te, state, self._filter.update(te, seen.kps), observed=True, events=())
                             for te, seen in chosen.run[:-1])
         keypoints = self._filter.update(t, chosen.last.kps)
-        events = ("arrived", "lay_down") if state == "lying" else ("arrived",)
+        events = ("arrived", _ENTER[state]) if state in _ENTER else ("arrived",)
         return MatFrame(t, state, keypoints, observed=True, events=events, earlier=earlier)
 
     def _ready(self, cand: _Candidate, t: float) -> bool:
         if math.isinf(cand.since_t) or t - cand.since_t < self.config.state_hold_s:
             return False
-        if self._mat is None and not cand.all_lying:
+        if self._mat is None and not (cand.all_lying or cand.all_hanging):
             return False
-        if self._mat is not None and not self._on_mat(cand.last, cand.scale) \
+        if self._mat is not None and not self._on_mat(cand.last, cand.scale) and not cand.all_hanging \
                 and (not cand.all_lying or t - cand.since_t < self.config.mat_move_hold_s):
             return False
         t0, x0 = cand.path[0]

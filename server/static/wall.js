@@ -26,6 +26,9 @@
     back_arched: "Back lifted", fast_descent: "Too fast", momentum: "Swinging",
     knees_bent: "Knees bent", short_top: "Not vertical",
   };
+  // Hanging from a bar the top is hip height, not vertical.
+  const faultShort = (rep, f) => (rep.variant === "hanging" && f === "short_top" ? "Too low"
+    : FAULT_SHORT[f] || String(f).replace(/_/g, " "));
   // What went well, as ticks. No "back flat" tick: a missing back_arched fault is not proof of a
   // flat back (the camera may not have judged it), and that is the one to never falsely reassure on.
   const FAULT_OK = {
@@ -88,11 +91,11 @@
   function headline(rep) {
     const faults = Array.isArray(rep.faults) ? rep.faults : [];
     if (faults.length === 0 && rep.score >= GOOD) return PRAISE;
-    return rep.cue || (faults.length ? FAULT_SHORT[topFault(rep)] || String(topFault(rep)) : "");
+    return rep.cue || (faults.length ? faultShort(rep, topFault(rep)) : "");
   }
   function tileLabel(rep) {
     const f = topFault(rep);
-    if (f) return FAULT_SHORT[f] || String(f).replace(/_/g, " ");
+    if (f) return faultShort(rep, f);
     if (rep.score >= GOOD) return "Great rep";
     return rep.cue || "Good rep";
   }
@@ -126,6 +129,13 @@
   }
 
   function renderReady() {
+    if (snap.mat === "hanging") {
+      setText($("ready-kicker"), "Hanging leg raises");
+      setText($("ready-title"), "Hang still: no swinging");
+      setText($("ready-cue"), "Curl your pelvis up to your ribs and raise your legs to hip height or higher.");
+      renderHold($("ready-hold"), snap.session);
+      return;
+    }
     const onMat = snap.mat !== "lying";
     setText($("ready-kicker"), onMat ? "Welcome" : "Ready when you are");
     setText($("ready-title"), onMat ? "Lie on your back, side-on to the camera"
@@ -180,11 +190,24 @@
     fill.className = `fill ${!judged ? "plain" : d >= TARGET_DESCENT_S ? "good" : d >= FAST_DESCENT_S ? "ok" : "bad"}`;
 
     // Depth: the leg's lowest elevation this rep (0° floor, 90° vertical) and the member's floor.
-    renderDial(num(rep.bottom_angle_deg), num(s.end_range_deg));
-    setText($("depth-value"), deg(rep.bottom_angle_deg));
-    const floor = num(s.end_range_deg);
-    setText($("floor-label"), floor == null ? "finding your floor…"
-      : toTheMat(floor) ? "to the mat" : `your floor ${deg(floor)}`);
+    // Hanging, the legs always come down to the hang: height is what the member works for.
+    const hanging = rep.variant === "hanging";
+    document.querySelector(".dial").classList.toggle("hanging", hanging);
+    if (hanging) {
+      setText($("depth-label"), "Highest point");
+      renderDial(num(rep.top_angle_deg), null);
+      setText($("depth-value"), deg(rep.top_angle_deg));
+      setText($("floor-label"), "hip height is 90°");
+      setText($("depth-note"), "Height without swinging.");
+    } else {
+      setText($("depth-label"), "Lowest point");
+      renderDial(num(rep.bottom_angle_deg), num(s.end_range_deg));
+      setText($("depth-value"), deg(rep.bottom_angle_deg));
+      const floor = num(s.end_range_deg);
+      setText($("floor-label"), floor == null ? "finding your floor…"
+        : toTheMat(floor) ? "to the mat" : `your floor ${deg(floor)}`);
+      setText($("depth-note"), "Depth is not the goal — control is.");
+    }
     renderTiles($("tiles"), s);
   }
 

@@ -1,9 +1,13 @@
 """The member's whole session as joint-angle tracks over time, with the ground-truth timings.
 
 Walk in → get down (stand, squat, sit, lie back) → set-up → blocks (sets / hollow hold) with rests →
-cool-down → sit up, stand, walk out. Legs are driven as elevation; a per-leg `floor_w` weight makes the
-elevation relative to floor contact (w = 1: 0 means the foot is on the floor whatever the knee does, so a
-knee can be drawn up with the foot sliding on the mat) or absolute (w = 0: standing, straight-leg reps).
+cool-down → sit up, stand, then, for a session with hanging sets, walk to the bar beside the feet end of
+the mat, reach up and hang, do the sets (dropping to stand between them) → walk out. Legs are driven as
+elevation; a per-leg `floor_w` weight makes the elevation relative to floor contact (w = 1: 0 means the
+foot is on the floor whatever the knee does, so a knee can be drawn up with the foot sliding on the mat)
+or absolute (w = 0: standing, hanging, straight-leg reps). Hanging, the whole body turns about the bar by
+the `swing` channel (a swing under the bar), plus a lean back that grows as the legs come up (the body's
+balance point stays under the bar).
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from tests.sim.body import (
     Pose,
     gait,
 )
-from tests.sim.profiles import Fn, Track, move_duration, smooth_noise
-from tests.sim.spec import STRAIGHT_LEG, RepSpec, SessionSpec, SetSpec
+from tests.sim.profiles import Fn, Track, move_duration, ramp_unit, smooth_noise
+from tests.sim.spec import NON_REPS, STRAIGHT_LEG, RepSpec, SessionSpec, SetSpec
 from tests.sim.truth import FidgetTruth
 
 CHANNELS = ("pel_u", "pel_z", "yaw", "lumbar", "thorax", "neck", "head_yaw",
-            "w0", "w1", "e0", "e1", "k0", "k1", "au0", "au1", "ak0", "ak1")
+            "w0", "w1", "e0", "e1", "k0", "k1", "au0", "au1", "ak0", "ak1", "swing", "hang")
 WALK_SPEED = 1.1  # m/s, the member's own walk
 LEGS: dict[str, tuple[int, ...]] = {"both": (0, 1), "left": (0,), "right": (1,)}
 
@@ -58,6 +62,9 @@ class Choreography:
     def __init__(self, spec: SessionSpec, body: Anthropometry, rng: np.random.Generator) -> None:
         self.spec, self.body, self.rng = spec, body, rng
         self.blocks: list[BlockTiming] = []
+        # Lying on the mat (None: no mat blocks, the member came for the bar only).
+        self.lie_down_t: float | None = None
+        self.get_up_t: float | None = None
         self.holds: list[tuple[float, float]] = []  # (reached, released) of each hollow hold
         self.fidgets: list[FidgetTruth] = []
         b = body
@@ -80,9 +87,14 @@ class Choreography:
         self.standing: dict[str, float] = {
             "pel_u": self.feet_u, "pel_z": self.stand_z, "lumbar": 90.0, "thorax": 90.0, "neck": 92.0,
             "head_yaw": 0.0, "w0": 0.0, "w1": 0.0, "e0": -90.0, "e1": -90.0, "k0": 178.0, "k1": 178.0,
-            "au0": -90.0, "au1": -90.0, "ak0": 165.0, "ak1": 165.0,
+            "au0": -90.0, "au1": -90.0, "ak0": 165.0, "ak1": 165.0, "swing": 0.0, "hang": 0.0,
         }
         self.tracks: dict[str, Track] = {}
+        # The bar (u, z of the hands holding it) and the hanging pelvis height, for hanging sets.
+        self.bar_uz = (0.0, 0.0)
+        self.hang: dict[str, float] = {}
+        if spec.bar is not None:
+            self._place_bar()
         self._noise = {name: smooth_noise(rng, f) for name, f in
                        (("tremor0", (5, 9)), ("tremor1", (5, 9)), ("sway0", (0.2, 0.8)),
                         ("sway1", (0.2, 0.8)), ("breath", (0.2, 0.35)), ("head", (0.1, 0.4)))}
@@ -180,10 +192,21 @@ class Choreography:
     def _rest(self, duration: float, fidgets: bool) -> None:
         """Lie still, with small non-rep movements at the member's fidget rate."""
         t_end = self._sync() + duration
-        if not fidgets or self.spec.fidgets_per_min <= 0:
+        if not fidgets or (self.spec.fidgets_per_min <= 0 and not self.spec.non_reps_per_rest):
             self._sync_to(t_end)
             return
         t = self._sync() + self._u(1.0, 5.0)
+        for _ in range(self.spec.non_reps_per_rest):
+            kind = str(self.rng.choice(NON_REPS))
+            moves = self._non_rep_moves(kind)
+            length = sum(d for _, d in moves)
+            if t + length > t_end - 6.0:
+                break
+            self._sync_to(t)
+            for targets, d in moves:
+                self._move(targets, d)
+            self.fidgets.append(FidgetTruth(kind, t, t + length))
+            t += length + self._u(2.0, 5.0)
         if duration > 25 and self.rng.random() < 0.3:
             self._sync_to(t)
             bend = {"k0": self._u(70, 95), "k1": self._u(70, 95)}
@@ -193,6 +216,9 @@ class Choreography:
             t = self._move({"k0": self.rest["k0"], "k1": self.rest["k1"]}, self._u(1.0, 1.8))
             self.fidgets.append(FidgetTruth("knees_up", start, t))
             t += self._u(1, 3)
+        if self.spec.fidgets_per_min <= 0:
+            self._sync_to(t_end)
+            return
         mean_gap = 60.0 / self.spec.fidgets_per_min
         while True:
             kind = str(self.rng.choice(["knee_draw", "leg_lift", "hip_shift", "arm", "head_turn"]))
@@ -210,6 +236,47 @@ class Choreography:
     def _sync_to(self, t: float) -> None:
         for tr in self.tracks.values():
             tr.hold_until(t)
+
+    def _non_rep_moves(self, kind: str) -> list[tuple[dict[str, float], float]]:
+        """(targets, seconds) of one movement that is no rep, from lying flat back to it."""
+        rest, side = self.rest, int(self.rng.integers(2))
+        back = {k: rest[k] for k in ("pel_z", "lumbar", "thorax", "neck", "w0", "w1", "e0", "e1", "k0", "k1",
+                                     "au0", "au1", "ak0", "ak1")}
+        if kind == "hamstring_stretch":
+            # One straight leg raised slowly and held up, pulled closer now and then; the other rests.
+            e, k = f"e{side}", f"k{side}"
+            up = self._u(75, 105)
+            moves = [({e: up, f"w{side}": 0.0, k: self._u(168, 178), f"au{side}": self._u(55, 75),
+                       f"ak{side}": self._u(150, 175)}, self._u(2.0, 4.0))]
+            for _ in range(int(self.rng.integers(1, 4))):
+                moves += [({e: up + self._u(4, 10)}, self._u(1.5, 3.0)), ({e: up}, self._u(1.5, 3.0))]
+            return [*moves, ({}, self._u(2.0, 8.0)), (back, self._u(2.0, 4.0))]
+        if kind == "knee_hug":
+            knee = self._u(40, 60)
+            hug = {"w0": 0.0, "w1": 0.0, "k0": knee, "k1": knee,
+                   "e0": self._u(125, 140) - float(self.body.thigh_offset(knee)),
+                   "e1": self._u(125, 140) - float(self.body.thigh_offset(knee)),
+                   "thorax": rest["thorax"] - self._u(10, 25), "au0": self._u(30, 50), "au1": self._u(30, 50),
+                   "ak0": self._u(70, 100), "ak1": self._u(70, 100)}
+            return [(hug, self._u(1.2, 2.2)), ({}, self._u(3.0, 10.0)), (back, self._u(1.2, 2.2))]
+        if kind == "sit_up":
+            b, feet_u = self.body, 0.8 * self.feet_u
+            e_sit, k_sit = b.leg_ik(np.array([0.0]), np.array([self.sit_z]), feet_u, ANKLE_Z_STANDING)
+            sit = {"pel_z": self.sit_z, "lumbar": 105.0, "thorax": 100.0, "neck": 95.0, "w0": 0.0, "w1": 0.0,
+                   "e0": float(e_sit[0]), "e1": float(e_sit[0]), "k0": float(k_sit[0]), "k1": float(k_sit[0]),
+                   "au0": -40.0, "au1": -40.0}
+            drink = {f"au{side}": self._u(60, 80), f"ak{side}": self._u(30, 50)}
+            return [(sit, self._u(1.5, 2.5)), (drink, self._u(0.8, 1.2)), ({}, self._u(2.0, 6.0)),
+                    ({f"au{side}": -40.0, f"ak{side}": 160.0}, self._u(0.8, 1.2)), (back, self._u(1.5, 2.5))]
+        # Crunches: knees bent with the feet flat, shoulders curled off the mat and back, a few times.
+        knee = self._u(80, 95)
+        bent = {"k0": knee, "k1": knee, "au0": self._u(40, 70), "au1": self._u(40, 70)}
+        moves = [(bent, self._u(1.0, 1.6))]
+        for _ in range(int(self.rng.integers(2, 6))):
+            moves += [({"thorax": rest["thorax"] - self._u(25, 40), "neck": rest["neck"] - self._u(20, 35)},
+                       self._u(0.7, 1.2)),
+                      ({"thorax": rest["thorax"], "neck": rest["neck"]}, self._u(0.7, 1.2))]
+        return [*moves, (back, self._u(1.0, 1.6))]
 
     def _fidget_moves(self, kind: str) -> list[tuple[dict[str, float], float]]:
         side = int(self.rng.integers(2))
@@ -388,6 +455,67 @@ class Choreography:
             kt.move_to(k_top, t_asc)
         return RepTiming(rep, start, bottom_t, leave_bottom, end_t, legs)
 
+    # ------------------------------------------------------------------------------------------ the bar
+    def _place_bar(self) -> None:
+        """Where the bar is and how the member hangs from it: arms straight up, feet clear of the floor."""
+        bar, b = self.spec.bar, self.body
+        assert bar is not None
+        arm_deg = self._u(86, 92)
+        knee = 176.0
+        pel_z = ANKLE_Z_STANDING + bar.clearance_m + float(b.hip_ankle(knee))
+        pel_u = self.feet_u + bar.beyond_feet_m
+        reach = b.upper_arm + b.forearm
+        self.bar_uz = (pel_u + reach * math.cos(math.radians(arm_deg)),
+                       pel_z + b.lumbar + b.thorax + reach * math.sin(math.radians(arm_deg)))
+        self.hang = {"pel_u": pel_u, "pel_z": pel_z, "lumbar": 90.0, "thorax": 90.0, "neck": self._u(88, 96),
+                     "w0": 0.0, "w1": 0.0, "e0": -90.0, "e1": -90.0, "k0": knee, "k1": knee,
+                     "au0": arm_deg, "au1": arm_deg, "ak0": 178.0, "ak1": 178.0, "hang": 1.0}
+
+    def _hang_set(self, s: SetSpec) -> None:
+        """Reach up, hang, the set's raises from the hang, let go and stand under the bar."""
+        self._move({"au0": self.hang["au0"], "au1": self.hang["au1"], "ak0": 178.0, "ak1": 178.0},
+                   self._u(0.5, 0.9))
+        start = self._move(self.hang | {"k0": s.knee_top_deg, "k1": s.knee_top_deg}, s.lift_s)
+        self._sync_to(start + self._u(0.8, 2.0))
+        block = BlockTiming(s, start, 0.0)
+        for rep in s.reps:
+            block.reps.append(self._hang_rep(s, rep))
+        block.end_t = self._sync()
+        stand = {k: self.standing[k] for k in ("pel_z", "lumbar", "thorax", "neck", "e0", "e1", "k0", "k1",
+                                               "au0", "au1", "ak0", "ak1")}
+        self._move(stand | {"hang": 0.0}, s.lower_s)
+        self.blocks.append(block)
+
+    def _hang_rep(self, s: SetSpec, rep: RepSpec) -> RepTiming:
+        """Raise from the hang to the top, lower back, hang still a moment. Timings are stored as a floor
+        rep's: start = lift-off, "bottom" = arrival at the top, "leave bottom" = leaving it."""
+        start = self._sync()
+        r0, r1 = rep.ascent_ramps
+        t_up = move_duration(rep.top_deg - rep.bottom_deg, rep.ascent_peak_dps, r0, r1)
+        for i in (0, 1):
+            self.tracks[f"e{i}"].move_to(-90.0 + rep.top_deg, t_up, r0, r1)
+            self.tracks[f"k{i}"].move_to(rep.knee_min_deg, t_up)
+        top_t = self._sync()
+        leave_top = top_t + rep.top_pause_s
+        self._sync_to(leave_top)
+        for i in (0, 1):
+            self.tracks[f"e{i}"].move_to(-90.0 + rep.bottom_deg, rep.descent_s, *rep.descent_ramps)
+            self.tracks[f"k{i}"].move_to(s.knee_top_deg, rep.descent_s)
+        end = self.tracks["e0"].t
+        if rep.swing_deg > 0:
+            # A swing under the bar: it builds up over the raise, carries on through the rep and is
+            # stopped on the way down; the body then hangs still.
+            amp, period, dur = rep.swing_deg, rep.swing_period_s, end - start
+
+            def swing(t: np.ndarray, t0: float = start) -> np.ndarray:
+                env = ramp_unit(t - t0, 0.15 * period, 0.07 * period, 0.07 * period) \
+                    * (1.0 - ramp_unit(t - t0 - dur + 0.2 * period, 0.2 * period, 0.1 * period, 0.1 * period))
+                return amp * env * np.sin(2 * math.pi * (t - t0) / period)
+
+            self.tracks["swing"].add(dur, swing, 0.0)
+        self._sync_to(end + rep.bottom_pause_s)
+        return RepTiming(rep, start, top_t, leave_top, end, (0, 1))
+
     # ----------------------------------------------------------------------------------------- session
     def _build(self) -> None:
         spec = self.spec
@@ -397,26 +525,56 @@ class Choreography:
         start = dict(self.standing) | {"pel_u": u_in, "yaw": 180.0 if enter_feet else 0.0}
         self.tracks = {name: Track(start[name]) for name in CHANNELS}
         self._sync_to(spec.lead_in_s)
-        self._walk(u_in, self.feet_u)
-        if enter_feet:
-            self._move({"yaw": 0.0}, self._u(0.8, 1.3))
-        self._get_down()
-        self.lie_down_t = self._sync()
-        self._rest(spec.setup_s, fidgets=False)
-        for i, block in enumerate(spec.blocks):
-            if block.variant == "hollow_hold":
-                self._hollow(block)
-            else:
-                self._rep_set(block)
-            if i < len(spec.rests_s):
-                self._rest(spec.rests_s[i], fidgets=True)
-        self._rest(spec.cooldown_s, fidgets=True)
-        # The legs must come together before sitting up, whatever the last fidget left.
-        self._move({k: self.rest[k] for k in ("pel_u", "pel_z", "e0", "e1", "k0", "k1", "head_yaw")}, 0.6)
-        self.get_up_t = self._sync()
-        self._get_up()
-        self._walk(self.feet_u, self.feet_u + half_view + 0.6)
+        mat = [b for b in spec.blocks if b.variant != "hanging"]
+        at_bar = [b for b in spec.blocks if b.variant == "hanging"]
+        u_out = max(self.feet_u, self.bar_uz[0]) + half_view + 0.6
+        if mat:
+            self._walk(u_in, self.feet_u)
+            if enter_feet:
+                self._move({"yaw": 0.0}, self._u(0.8, 1.3))
+            self._get_down()
+            self.lie_down_t = self._sync()
+            self._rest(spec.setup_s, fidgets=False)
+            for i, block in enumerate(mat):
+                if block.variant == "hollow_hold":
+                    self._hollow(block)
+                else:
+                    self._rep_set(block)
+                if i < len(spec.rests_s):
+                    self._rest(spec.rests_s[i], fidgets=True)
+            self._rest(spec.cooldown_s, fidgets=True)
+            # The legs must come together before sitting up, whatever the last fidget left.
+            self._move({k: self.rest[k] for k in ("pel_u", "pel_z", "e0", "e1", "k0", "k1", "head_yaw")}, 0.6)
+            self.get_up_t = self._sync()
+            self._get_up()
+            u_in = self.feet_u
+        if at_bar:
+            assert spec.bar is not None, "hanging sets need a bar"
+            self._walk(u_in, self.bar_uz[0])
+            if u_in > self.bar_uz[0]:
+                self._move({"yaw": 0.0}, self._u(0.8, 1.3))  # face the same way as on the mat
+            for i, block in enumerate(at_bar):
+                self._hang_set(block)
+                if i < len(spec.bar.rest_s):
+                    self._sync_to(self._sync() + spec.bar.rest_s[i])
+            u_in = self.bar_uz[0]
+        self._walk(u_in, u_out)
         self.end_t = self._sync() + spec.tail_s
+
+    def _turn(self, swing: np.ndarray, hang: np.ndarray, leg_e: np.ndarray) -> np.ndarray:
+        """Degrees the hanging body is turned about the bar: its swing, and the lean back that keeps its
+        balance point under the bar as the legs (leg_e, before the turn) come up."""
+        if self.spec.bar is None:
+            return np.zeros_like(swing)
+        legs_up = np.clip((leg_e.mean(axis=1) + 90.0) / 90.0, 0.0, 1.3)
+        return swing - hang * self.spec.bar.lean_deg * legs_up
+
+    def hang_elevation(self, t: np.ndarray, legs: tuple[int, ...]) -> np.ndarray:
+        """Mean elevation of the given legs from the line the body hangs along (hands → hips), at sorted
+        times: the body's swing and lean turn the legs with it and do not change it."""
+        pose = self.pose(t)
+        turn = self._turn(self.tracks["swing"](t), self.tracks["hang"](t), pose.leg_e)
+        return pose.leg_e[:, list(legs)].mean(axis=1) - turn + 90.0
 
     def leg_angles(self, t: np.ndarray, legs: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """(mean elevation, smallest knee angle) of the given legs at sorted times."""
@@ -441,7 +599,20 @@ class Choreography:
             e = e + off_floor * (0.12 * self._noise[f"tremor{side}"](t) + 0.4 * self._noise[f"sway{side}"](t))
             leg_e[:, side] = e
             leg_k[:, side] = np.minimum(k + off_floor * 0.3 * self._noise[f"sway{side}"](t + 3.0), 180.0)
-        return Pose(pel_u=ch["pel_u"], pel_z=ch["pel_z"], yaw=ch["yaw"], lumbar=ch["lumbar"], thorax=thorax,
-                    neck=neck, head_yaw=ch["head_yaw"], leg_e=leg_e, leg_k=leg_k,
-                    arm_u=np.stack([ch["au0"], ch["au1"]], axis=1),
+        arm_u = np.stack([ch["au0"], ch["au1"]], axis=1)
+        lumbar, pel_u, pel_z = ch["lumbar"], ch["pel_u"], ch["pel_z"]
+        hang = ch["hang"]
+        if hang.any():
+            # The whole body turns about the hands on the bar: every segment direction by the same angle,
+            # the pelvis on a circle round the bar.
+            turn = self._turn(ch["swing"], hang, leg_e)
+            lumbar, thorax, neck = lumbar + turn, thorax + turn, neck + turn
+            leg_e = leg_e + turn[:, None]
+            arm_u = arm_u + turn[:, None]
+            bu, bz = self.bar_uz
+            c, sn = np.cos(np.radians(turn)), np.sin(np.radians(turn))
+            du, dz = pel_u - bu, pel_z - bz
+            pel_u, pel_z = bu + c * du - sn * dz, bz + sn * du + c * dz
+        return Pose(pel_u=pel_u, pel_z=pel_z, yaw=ch["yaw"], lumbar=lumbar, thorax=thorax,
+                    neck=neck, head_yaw=ch["head_yaw"], leg_e=leg_e, leg_k=leg_k, arm_u=arm_u,
                     arm_k=np.stack([ch["ak0"], ch["ak1"]], axis=1))

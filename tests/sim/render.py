@@ -200,7 +200,7 @@ def render_session(seed: int, *, width: int = 1280, height: int = 720, fps: floa
     sim = simulate(spec)
     chore, body = sim.choreography, sim.choreography.body
     place = Placement(0.0, 0.0, 1.0 if spec.camera.facing == "left" else -1.0)
-    cam = _camera(spec, body, place)
+    cam = _camera(spec, body, place, chore.bar_uz)
     view = View.of(cam, place)
     times = np.array([f.t for f in sim.frames])
     plan = plan_arches(chore, sim.truth, np.random.default_rng([seed, 102]), arch_share)

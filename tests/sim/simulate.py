@@ -62,7 +62,7 @@ def _lying_extent(body: Anthropometry) -> tuple[float, float]:
     return head, heel
 
 
-def _camera(spec: SessionSpec, body: Anthropometry, place: Placement) -> Camera:
+def _camera(spec: SessionSpec, body: Anthropometry, place: Placement, bar_uz: tuple[float, float]) -> Camera:
     c = spec.camera
     head, heel = _lying_extent(body)
     length = heel - head
@@ -70,6 +70,12 @@ def _camera(spec: SessionSpec, body: Anthropometry, place: Placement) -> Camera:
     # Vertical framing: the floor under the body and the ankles of legs held vertical must both fit,
     # with room for the near-side limbs, which are closer to the lens and so project larger.
     lo, hi = -0.10, HIP_Z_LYING + float(body.hip_ankle(176.0)) + 0.15
+    if spec.bar is not None:
+        # The station sees the bar beside the mat too: the hands on it and the legs raised in front.
+        heel = max(heel, bar_uz[0] + float(body.hip_ankle(176.0)) + 0.1)
+        length = heel - head
+        focal = min(focal, 0.95 * c.width * c.distance_m / length)
+        hi = bar_uz[1] + 0.15
     half = c.height / 2 / focal * c.distance_m
     if hi - lo > 1.9 * half:
         focal *= 1.9 * half / (hi - lo)  # widen the view rather than crop the legs
@@ -103,6 +109,28 @@ def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float, seen_t:
         bottom_seen=_bottom_seen(chore, r, seen_t, float(elev[0]), float(elev.min())))
 
 
+def _measure_hang_rep(chore: Choreography, r: RepTiming, seen_t: np.ndarray) -> RepTruth:
+    """A hanging raise on the dense noise-free kinematics: elevation from the line the body hangs along.
+    r holds floor-rep timings (see Choreography._hang_rep): start = lift-off, bottom_t = at the top,
+    leave_bottom_t = leaving it."""
+    t = np.append(np.arange(r.start_t, r.end_t, 1.0 / _TRUTH_HZ), r.end_t)
+    knee = chore.leg_angles(t, r.legs)[1]
+    elev = chore.hang_elevation(t, r.legs)
+    up = t <= r.bottom_t
+    speed = np.gradient(elev, t)
+    s = r.spec
+    during = seen_t[(seen_t >= r.start_t) & (seen_t <= r.end_t)]
+    top, low = float(elev.max()), float(elev[0])
+    highest_seen = float(chore.hang_elevation(during, r.legs).max()) if during.size else low
+    return RepTruth(
+        start_t=round(r.start_t, 4), end_t=round(r.end_t, 4), descent_s=round(r.end_t - r.leave_bottom_t, 4),
+        ascent_s=round(r.bottom_t - r.start_t, 4), bottom_pause_s=0.0,
+        top_angle_deg=round(s.top_deg, 3), bottom_angle_deg=round(float(elev.min()), 3),
+        min_knee_angle_deg=round(float(knee.min()), 3), faults=sorted(s.faults), moving_leg="both",
+        peak_ascent_speed_dps=round(float(speed[up].max()), 2), overshoot_deg=0.0,
+        momentum_kind=s.momentum_kind, bottom_seen=highest_seen >= top - _UNSEEN_SHARE * (top - low))
+
+
 def _bottom_seen(chore: Choreography, r: RepTiming, seen_t: np.ndarray, top: float, bottom: float) -> bool:
     """Whether the frames with the member detected show most of the rep's range of motion."""
     during = seen_t[(seen_t >= r.start_t) & (seen_t <= r.end_t)]
@@ -127,7 +155,7 @@ def simulate(spec: SessionSpec) -> SimResult:
     noise_rng = np.random.default_rng([spec.seed, 2])
     c = spec.camera
     place = Placement(0.0, 0.0, 1.0 if c.facing == "left" else -1.0)
-    cam = _camera(spec, body, place)
+    cam = _camera(spec, body, place, chore.bar_uz)
     w, h = c.width, c.height
 
     t = np.arange(int(chore.end_t * c.fps) + 1) / c.fps
@@ -195,12 +223,20 @@ def simulate(spec: SessionSpec) -> SimResult:
     header = make_header(c.fps, w, h, **extra)
 
     seen = t[member_in_view]
-    presence = [PresenceTruth(enter_t=round(float(seen[0]), 4), lie_down_t=round(chore.lie_down_t, 4),
-                              get_up_t=round(chore.get_up_t, 4), leave_t=round(float(seen[-1]), 4))]
+
+    def r4(v: float | None) -> float | None:
+        return None if v is None else round(v, 4)
+
+    presence = [PresenceTruth(enter_t=round(float(seen[0]), 4), lie_down_t=r4(chore.lie_down_t),
+                              get_up_t=r4(chore.get_up_t), leave_t=round(float(seen[-1]), 4))]
     detected_t = t[member_in_view & ~member_missed & ~frame_empty]
     sets = []
     for b in chore.blocks:
         if b.spec.variant == "hollow_hold":
+            continue
+        if b.spec.variant == "hanging":
+            sets.append(SetTruth("hanging", round(b.start_t, 4), round(b.end_t, 4),
+                                 [_measure_hang_rep(chore, r, detected_t) for r in b.reps]))
             continue
         # An overshoot settles before the next descent (or the final lowering) begins.
         ends = [r.start_t for r in b.reps[1:]] + [b.end_t - b.spec.lower_s]

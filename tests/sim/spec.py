@@ -6,6 +6,13 @@ Fault parameters are sampled away from the SPEC.md rule thresholds so every labe
                 (rule 150°/s; good reps ≤ ~100°/s with no rebound and no overshoot)
   knees_bent    smallest knee 112–138°    (rule < 150°; good reps 162–178°)
   short_top     top 40–62°                (rule < 70°; good reps 80–95°)
+
+Hanging from a bar (`hanging`, opt-in: `random_session_spec(..., hanging=True)`), elevations are from the
+hanging vertical (SPEC.md):
+  momentum      the whole body swinging under the bar, 20–30° each way, or a raise at ≥ 220°/s
+                (rule: swing ≥ 25° peak to peak, or 150°/s; good reps lean back ≤ 10° and rise at ≤ 110°/s)
+  short_top     top 40–62°                (rule < 70°; good reps 80–115°)
+Its knee-raise sets bend the knees on the way up (knees are not judged hanging).
 """
 
 from __future__ import annotations
@@ -23,8 +30,14 @@ FAULTS_BY_VARIANT: dict[str, tuple[str, ...]] = {
     "double_leg": FAULTS,
     "single_leg": FAULTS,
     "heel_tap": ("momentum",),
+    "hanging": ("momentum", "short_top"),
 }
 MOMENTUM_KINDS: tuple[str, ...] = ("rebound", "fast_return", "overshoot")
+HANGING_MOMENTUM_KINDS: tuple[str, ...] = ("swing", "fast_return")
+# What members do on a mat between sets that is no rep (SPEC.md), drawn with `non_reps=True`:
+# a hamstring stretch (one straight leg held up, pulled towards the face), hugging the knees to the chest,
+# sitting up (to drink) and lying back, a few crunches.
+NON_REPS: tuple[str, ...] = ("hamstring_stretch", "knee_hug", "sit_up", "crunches")
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720), (1920, 1080), (1768, 994))
 
 
@@ -46,6 +59,8 @@ class RepSpec:
     overshoot_decay: float = 0.2  # amplitude ratio per oscillation cycle
     rebound_deg: float = 0.0  # dip below the bottom before springing back
     rebound_speed_dps: float = 0.0  # speed the legs drop into the bottom and bounce out of it
+    swing_deg: float = 0.0  # hanging: amplitude of the whole body's swing under the bar (each way)
+    swing_period_s: float = 2.2
 
 
 @dataclass(slots=True)
@@ -62,6 +77,17 @@ class SetSpec:
     hold_s: float = 0.0  # hollow_hold
     hollow_shoulder_deg: float = 18.0
     hollow_leg_deg: float = 25.0
+    knee_raise: bool = False  # hanging: knees drawn up (bent) rather than straight legs raised
+
+
+@dataclass(slots=True)
+class BarSpec:
+    """The pull-up bar beside the mat, for sessions with hanging sets."""
+
+    beyond_feet_m: float  # how far past the feet end of the mat it stands
+    clearance_m: float  # hanging feet above the floor
+    lean_deg: float  # strict reps still tilt the body back by up to this as the legs come up
+    rest_s: list[float] = field(default_factory=list)  # standing under the bar between hanging sets
 
 
 @dataclass(slots=True)
@@ -113,6 +139,9 @@ class SessionSpec:
     cooldown_s: float  # lying after the last block, before sitting up
     bystanders: list[BystanderSpec]
     fidgets_per_min: float
+    bar: BarSpec | None = None  # set when some blocks are hanging sets (done after the ones on the mat)
+    # Movements on the mat between sets that are no reps (NON_REPS), this many per rest at most.
+    non_reps_per_rest: int = 0
 
 
 def _ramps(rng: np.random.Generator, duration: float, lo: float = 0.2,
@@ -172,6 +201,43 @@ def make_rep(rng: np.random.Generator, variant: str, faults: tuple[str, ...], *,
     return rep
 
 
+def make_hang_rep(rng: np.random.Generator, faults: tuple[str, ...], knee_raise: bool,
+                  knee_top_deg: float) -> RepSpec:
+    """One hanging raise: from the hang up to the top and back down, elevations from the vertical."""
+    bad = set(faults) - set(FAULTS_BY_VARIANT["hanging"])
+    if bad:
+        raise ValueError(f"faults {sorted(bad)} are not defined for hanging")
+    kind = str(rng.choice(HANGING_MOMENTUM_KINDS)) if "momentum" in faults else None
+    rep = RepSpec(
+        faults=tuple(sorted(faults)), moving_leg="both",
+        top_deg=float(rng.uniform(40, 62) if "short_top" in faults else rng.uniform(80, 115)),
+        bottom_deg=float(rng.uniform(0, 6)), descent_s=float(rng.uniform(1.0, 3.0)),
+        descent_ramps=(0.0, 0.0), ascent_peak_dps=float(rng.uniform(45, 110)), ascent_ramps=_ramps(rng, 1.0),
+        bottom_pause_s=float(rng.uniform(0.6, 2.5)), top_pause_s=float(rng.uniform(0.0, 0.8)),
+        knee_min_deg=float(rng.uniform(60, 100)) if knee_raise else float(rng.uniform(160, knee_top_deg)),
+        momentum_kind=kind)
+    rep.descent_ramps = _ramps(rng, rep.descent_s)
+    if kind == "swing":
+        rep.swing_deg = float(rng.uniform(20, 30))
+        rep.swing_period_s = float(rng.uniform(1.8, 2.6))
+    elif kind == "fast_return":
+        rep.ascent_peak_dps = float(rng.uniform(220, 320))
+        rep.ascent_ramps = (float(rng.uniform(0.06, 0.12)), float(rng.uniform(0.06, 0.12)))
+    return rep
+
+
+def _make_hang_set(rng: np.random.Generator, n_reps: int, fault_rate: float,
+                   force_faults: tuple[str, ...]) -> SetSpec:
+    s = SetSpec(variant="hanging", knee_top_deg=float(rng.uniform(170, 178)),
+                knee_raise=bool(rng.random() < 0.4), lift_s=float(rng.uniform(1.0, 2.5)),
+                lower_s=float(rng.uniform(0.8, 1.5)))
+    allowed = FAULTS_BY_VARIANT["hanging"]
+    for _ in range(n_reps):
+        faults = tuple(f for f in allowed if f in force_faults or rng.random() < fault_rate)
+        s.reps.append(make_hang_rep(rng, faults, s.knee_raise, s.knee_top_deg))
+    return s
+
+
 def _make_set(rng: np.random.Generator, variant: str, body: Anthropometry, n_reps: int, fault_rate: float,
               force_faults: tuple[str, ...], facing: str) -> SetSpec:
     s = SetSpec(variant=variant, knee_top_deg=float(rng.uniform(172, 179)),
@@ -217,11 +283,14 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
                         reps_per_set: int | None = None, force_faults: tuple[str, ...] = (),
                         calibrated: bool | None = None, facing: str | None = None,
                         fps: float | None = None, resolution: tuple[int, int] | None = None,
-                        fidgets: bool = True) -> SessionSpec:
+                        fidgets: bool = True, hanging: bool = False, non_reps: bool = False) -> SessionSpec:
     """A random but fully determined session. Keyword arguments pin parts of it for a crafted test.
 
     variants: the exercise pool the sets are drawn from (default all of REP_VARIANTS).
     force_faults: faults put on every rep where the variant allows them (with fault_rate=0 only those).
+    hanging: the member also (or only) does hanging raises at the bar beside the mat. Drawn from a
+    generator of its own, so the rest of the seed's session is the same with or without it.
+    non_reps: between sets, the member also does things on the mat that are no reps (NON_REPS).
     """
     rng = np.random.default_rng(seed)
     pool = list(variants) if variants else list(REP_VARIANTS)
@@ -265,12 +334,25 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
                 start_frac=float(rng.uniform(0, 1)),
                 direction=float(rng.choice([-1.0, 1.0])), speed_mps=float(rng.uniform(1.0, 1.5)),
                 depth_m=float(rng.uniform(1.5, 4.0)), stature_m=float(rng.uniform(1.55, 1.95))))
+    bar, mat_only, hang_blocks = None, len(blocks), []
+    if hanging:
+        bar_rng = np.random.default_rng([seed, 3])
+        n_hang = int(bar_rng.integers(1, 4))
+        if bar_rng.random() < 0.4:
+            mat_only = 0  # came for the bar only
+        hang_blocks = [_make_hang_set(bar_rng, reps_per_set or int(bar_rng.integers(3, 12)), fault_rate,
+                                      force_faults) for _ in range(n_hang)]
+        bar = BarSpec(beyond_feet_m=float(bar_rng.uniform(0.6, 1.2)),
+                      clearance_m=float(bar_rng.uniform(0.1, 0.3)), lean_deg=float(bar_rng.uniform(2, 8)),
+                      rest_s=[float(bar_rng.uniform(15, 60)) for _ in range(n_hang - 1)])
     return SessionSpec(
         seed=seed, stature_m=stature, camera=cam, noise=noise,
         calibrated=bool(rng.random() < 0.5) if calibrated is None else calibrated,
         lead_in_s=float(rng.uniform(1, 6)) if rng.random() < 0.5 else 0.0,
         tail_s=float(rng.uniform(1, 6)) if rng.random() < 0.5 else 0.0,
         enter_from="feet" if rng.random() < 0.6 else "head", setup_s=float(rng.uniform(3, 8)),
-        blocks=blocks, rests_s=[float(rng.uniform(20, 90)) for _ in range(len(blocks) - 1)],
+        blocks=blocks[:mat_only] + hang_blocks,
+        rests_s=[float(rng.uniform(20, 90)) for _ in range(len(blocks) - 1)][:max(0, mat_only - 1)],
         cooldown_s=float(rng.uniform(2, 10)), bystanders=walkers,
-        fidgets_per_min=float(rng.uniform(1, 4)) if fidgets else 0.0)
+        fidgets_per_min=float(rng.uniform(1, 4)) if fidgets else 0.0, bar=bar,
+        non_reps_per_rest=int(np.random.default_rng([seed, 4]).integers(1, 3)) if non_reps else 0)

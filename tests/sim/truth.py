@@ -48,14 +48,16 @@ class HoldTruth:
 @dataclass(slots=True)
 class PresenceTruth:
     enter_t: float  # first frame with the member in view
-    lie_down_t: float  # lying flat after getting down
-    get_up_t: float  # starts to sit up
+    lie_down_t: float | None  # lying flat after getting down (None: came for the bar only)
+    get_up_t: float | None  # starts to sit up
     leave_t: float  # last frame with the member in view
 
 
 @dataclass(slots=True)
 class FidgetTruth:
-    kind: str  # knee_draw | leg_lift | hip_shift | arm | head_turn | knees_up
+    # knee_draw | leg_lift | hip_shift | arm | head_turn | knees_up, or a movement that is no rep
+    # (tests.sim.spec.NON_REPS): hamstring_stretch | knee_hug | sit_up | crunches
+    kind: str
     start_t: float
     end_t: float
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from edge.analysis.classifier import ClassifierError
 from edge.analysis.config import AnalysisConfig, ConfigError, load_analysis_config
 from edge.analysis.scoring import FAULTS as FAULT_NAMES
 from edge.analysis.session import Analysis
@@ -217,8 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_station(args: argparse.Namespace) -> int:
+    import logging
     import signal
 
+    # The analysis's notes for the operator (rules and rep classifier disagreeing) go to the journal;
+    # other libraries' logging (each HTTP request) stays quiet.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("matcoach station: %(message)s"))
+    ours = logging.getLogger("matcoach")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
     from edge.station.outbox import OutboxError
     from edge.station.service import Station, StationConfigError, load_station_settings
 
@@ -321,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(args.func(args))
-    except (CliError, TraceError, ConfigError, *_server_errors()) as exc:
+    except (CliError, TraceError, ConfigError, ClassifierError, *_server_errors()) as exc:
         print(f"matcoach: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from edge.analysis.analyzer import analyze_frames
+from edge.analysis.config import AnalysisConfig, ClassifierConfig
 from edge.analysis.scoring import FAULTS
 from edge.people import PoseFrame
 from edge.trace import TraceHeader
@@ -162,11 +163,12 @@ def load_session(seed: int, generator: str = "sim", **spec_kw: Any) -> Session:
 
 
 def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, generator: str = "sim",
-                  **spec_kw: Any) -> None:
-    """exchange_rate: the share of frames on which the pose model starts to exchange left and right."""
+                  config: AnalysisConfig | None = None, **spec_kw: Any) -> None:
+    """exchange_rate: the share of frames on which the pose model starts to exchange left and right;
+    config: the analysis's (default: with the rep classifier)."""
     session = load_session(seed, generator, **spec_kw)
     frames = exchange_sides(session.frames, exchange_rate, seed) if exchange_rate else session.frames
-    result = analyze_frames(frames, session.header).to_json()
+    result = analyze_frames(frames, session.header, config).to_json()
     reps, sets = result["reps"], result["sets"]
     tally.found_reps += len(reps)
     used: set[int] = set()
@@ -229,10 +231,10 @@ def score_session(seed: int, tally: Tally, exchange_rate: float = 0.0, generator
         tally.hold_err.append(min((abs(h["duration_s"] - th.duration_s) for h in near), default=99.0))
 
 
-def _score_one(job: tuple[int, float, str, dict[str, Any]]) -> Tally:
-    seed, exchange_rate, generator, spec_kw = job
+def _score_one(job: tuple[int, float, str, AnalysisConfig | None, dict[str, Any]]) -> Tally:
+    seed, exchange_rate, generator, config, spec_kw = job
     tally = Tally()
-    score_session(seed, tally, exchange_rate, generator, **spec_kw)
+    score_session(seed, tally, exchange_rate, generator, config, **spec_kw)
     return tally
 
 
@@ -257,12 +259,13 @@ def map_seeds(fn: Callable[[Any], Any], jobs: Iterable[Any], workers: int = 1) -
 
 
 def evaluate(seeds: Iterable[int], exchange_rate: float = 0.0, generator: str = "sim", workers: int = 1,
-             **spec_kw: Any) -> Tally:
+             config: AnalysisConfig | None = None, **spec_kw: Any) -> Tally:
     """Score every seed's session; workers > 1 runs sessions in that many processes (see map_seeds)."""
     if generator not in GENERATORS:
         raise ValueError(f"unknown generator {generator!r}; choose from {GENERATORS}")
     tally = Tally()
-    for part in map_seeds(_score_one, [(s, exchange_rate, generator, spec_kw) for s in seeds], workers):
+    jobs = [(s, exchange_rate, generator, config, spec_kw) for s in seeds]
+    for part in map_seeds(_score_one, jobs, workers):
         tally.merge(part)
     return tally
 
@@ -304,9 +307,14 @@ def main() -> None:
                         help="sim: sessions with hanging sets at the bar beside the mat")
     parser.add_argument("--non-reps", action="store_true",
                         help="sim: movements that are no reps on the mat between sets")
+    parser.add_argument("--floor-sets", action="store_true",
+                        help="sim: half the straight-leg sets done from the floor")
+    parser.add_argument("--rules-only", action="store_true", help="without the rep classifier")
     args = parser.parse_args()
-    spec_kw = {k: True for k, on in (("hanging", args.hanging), ("non_reps", args.non_reps)) if on}
-    tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers, **spec_kw)
+    spec_kw = {k: True for k, on in (("hanging", args.hanging), ("non_reps", args.non_reps),
+                                     ("floor_sets", args.floor_sets)) if on}
+    config = AnalysisConfig(classifier=ClassifierConfig(enabled=False)) if args.rules_only else None
+    tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers, config, **spec_kw)
     print(json.dumps(tally.summary(), indent=1))
     for f in FAULTS:
         print(f, dict(tally.fault[f]))

@@ -1,16 +1,19 @@
 """The analysis bars, measured on held-out sessions of both generators (tests/accuracy.py).
 
 - sim (tests/sim): seeds from HELD_OUT_FIRST (90 000) on were never looked at while tuning the analysis
-  (tuning used seeds below it). The sessions vary frame rate (10–30 fps), resolution, facing, camera
-  tilt and calibration, and carry bystanders, fidgeting, keypoint jitter, dropped frames and unsure
-  far-side limbs.
+  (tuning used seeds below it) or training the rep classifier (10 000–11 099). The sessions vary frame
+  rate (10–30 fps), resolution, facing, camera tilt and calibration, and carry bystanders, fidgeting,
+  keypoint jitter, dropped frames and unsure far-side limbs; half their straight-leg sets are done from
+  the floor, and between sets members do things on the mat that are no reps (a hamstring stretch,
+  hugging the knees, sitting up, crunches).
 - scenarios (tests/scenarios): an independent generator on another motion model; seeds from
   SCENARIO_HELD_OUT_FIRST (70 000) on were never run while it was developed (on seeds below 1 000).
   Its sessions add what members really do: floor-start sets, rests of 4–90 s, variant changes between
   sets, single-leg switches, sessions opened mid-set, partial returns, pauses at the bottom, and a pose
   model whose errors are structured (misplaced knees near vertical, feet out of the frame, leg swaps).
 
-Every bar applies to both generators. Sessions run in up to two processes (tests/accuracy.py).
+Every bar applies to both generators, with the rep classifier deciding on the rules' candidates as on a
+station. Sessions run in up to two processes (tests/accuracy.py).
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from tests.accuracy import (
 from tests.scenarios import random_plan
 from tests.scenarios.plan import FIDGETS, STRAIGHT
 from tests.sim import random_session_spec
+from tests.sim.spec import NON_REPS
 
 SESSIONS = 60
+# How the held-out sim sessions are drawn (tests/sim/spec.py).
+SIM_KW = {"non_reps": True, "floor_sets": True}
 SEEDS: dict[str, range] = {
     "sim": range(HELD_OUT_FIRST, HELD_OUT_FIRST + SESSIONS),
     "scenarios": range(SCENARIO_HELD_OUT_FIRST, SCENARIO_HELD_OUT_FIRST + SESSIONS),
@@ -44,22 +50,24 @@ _tallies: dict[str, Tally] = {}
 def tally_of(generator: str) -> Tally:
     """Each generator's held-out sessions are scored once per test run, whichever test asks first."""
     if generator not in _tallies:
-        _tallies[generator] = evaluate(SEEDS[generator], generator=generator, workers=default_workers())
+        kw = SIM_KW if generator == "sim" else {}
+        _tallies[generator] = evaluate(SEEDS[generator], generator=generator, workers=default_workers(), **kw)
     return _tallies[generator]
 
 
 # Bars not met yet, with what the held-out sessions give (issue 17). Strict: the day a bar is met, its
 # mark fails and comes off.
 NOT_YET = {
+    ("sim", "count"): "94.3% of 123 sets with the rep classifier (90.2% with the rules alone) since the "
+                      "held-out sessions hold floor-start sets and movements that are no reps between sets: "
+                      "whole sets lost or cut short (k-12, k-8, k-4) and single reps missed",
     ("scenarios", "count"): "91.6% of 119 sets (48.7% before floor-start reps and rests were read): "
                             "floor-start sets with a leg switch counted k-1, top-start sets lowered onto the "
                             "mat with a pause read as floor-start (k+1)",
-    ("scenarios", "momentum"): "F1 0.87: swings past the top are measured as none where the legs settle "
-                               "in the middle of the rep's range, or were not seen through a dropout; in "
-                               "single-leg sets with leg switches, leg swaps read as raises over 150°/s",
-    ("scenarios", "knees_bent"): "F1 0.87: no bent knee missed, but straight knees read 142-149° for 0.7 s "
-                                 "and more, mostly in single-leg sets (the generator's pose model puts the "
-                                 "far leg on the near one), are called bent",
+    ("scenarios", "momentum"): "F1 0.86 (0.87 with the rules alone): swings past the top are measured as "
+                               "none where the legs settle in the middle of the rep's range, or were not "
+                               "seen through a dropout; in single-leg sets with leg switches (F1 0.76), leg "
+                               "swaps read as raises over 150°/s",
 }
 
 
@@ -84,7 +92,10 @@ def _explain(t: Tally) -> str:
 
 
 def test_held_out_sessions_cover_the_conditions() -> None:
-    specs = [random_session_spec(s) for s in SEEDS["sim"]]
+    specs = [random_session_spec(s, **SIM_KW) for s in SEEDS["sim"]]
+    sets = [b for s in specs for b in s.blocks if b.variant in ("double_leg", "single_leg")]
+    assert sum(1 for b in sets if b.start == "floor") >= 20 and sum(1 for b in sets if b.start == "top") >= 20
+    assert all(s.non_reps_per_rest for s in specs)
     assert {s.camera.facing for s in specs} == {"left", "right"}
     fps = [s.camera.fps for s in specs]
     assert min(fps) <= 12 and max(fps) >= 25
@@ -160,19 +171,34 @@ def test_variant_right_on_97_percent_of_sets(tally: Tally) -> None:
     assert tally.summary()["variant_right_share"] >= 0.97, tally.variant_errors[:15]
 
 
+def test_variant_right_on_97_percent_of_reps(tally: Tally) -> None:
+    for variant, c in tally.by_variant.items():
+        assert c["reps_variant_right"] >= 0.97 * c["reps"], (variant, dict(c))
+
+
+def test_movements_that_are_no_reps_are_counted_at_most_2_percent() -> None:
+    t = tally_of("sim")
+    assert set(t.non_reps) == set(NON_REPS) and sum(t.non_reps.values()) >= 80
+    counted = sum(t.non_reps_counted.values())
+    assert counted <= 0.02 * sum(t.non_reps.values()), dict(t.non_reps_counted)
+
+
 def test_hollow_hold_duration_within_a_second(tally: Tally) -> None:
     assert tally.holds_true >= 10
     assert tally.holds_found == tally.holds_true
     assert max(tally.hold_err) <= 1.0
 
 
+@pytest.mark.xfail(strict=True, reason="94.3% → 91.9% of sets counted exactly (−2.4 points; the rules alone "
+                                       "lose 1.6: 90.2% → 88.6%): the rep classifier, trained with exchanges "
+                                       "of 1–5 of its 48 steps, still drops or relabels a few exchanged reps")
 def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_counts() -> None:
     # Real pose models put the left leg's points on the right leg for a frame or a few, most often in
     # the side view. Here an exchange of 1–3 frames starts on 2% of frames; before the smoother put them
     # back (edge/analysis/smoothing.py), 30 tuning sessions were counted exactly in 32% of sets, not 97%.
     # (The scenario generator's pose model exchanges legs by itself, so this is a sim-only test.)
     clean = tally_of("sim").summary()
-    exchanged = evaluate(SEEDS["sim"], exchange_rate=0.02, workers=default_workers()).summary()
+    exchanged = evaluate(SEEDS["sim"], exchange_rate=0.02, workers=default_workers(), **SIM_KW).summary()
     assert exchanged["rep_count_exact_share"] >= clean["rep_count_exact_share"] - 0.02
     assert abs(exchanged["found_reps"] - clean["found_reps"]) <= 0.01 * clean["true_reps"]
     assert exchanged["variant_right_share"] >= 0.95
@@ -186,12 +212,12 @@ _hanging: list[Tally] = []
 
 def hanging_tally() -> Tally:
     if not _hanging:
-        _hanging.append(evaluate(HANGING_SEEDS, workers=default_workers(), hanging=True))
+        _hanging.append(evaluate(HANGING_SEEDS, workers=default_workers(), hanging=True, **SIM_KW))
     return _hanging[0]
 
 
 def test_held_out_hanging_sessions_cover_the_conditions() -> None:
-    specs = [random_session_spec(s, hanging=True) for s in HANGING_SEEDS]
+    specs = [random_session_spec(s, hanging=True, **SIM_KW) for s in HANGING_SEEDS]
     sets = [b for s in specs for b in s.blocks if b.variant == "hanging"]
     assert len(sets) >= 60
     assert sum(1 for b in sets if b.knee_raise) >= 15, "knee raises, the regression"

@@ -47,6 +47,8 @@ def test_the_pipeline_benchmark_reports_every_measure_it_promises():
     # The core capture shares with the loop did both jobs: decoding every frame and running the loop.
     assert r["side_cpu_ms"]["decode"] > 0 and r["side_cpu_ms"]["loop"] > 0
     assert 0 <= r["side_bound_frames"] <= r["frames"]
+    # The rep classifier's cost per candidate movement, cut out and normalised, then the model call.
+    assert r["classifier_ms"]["features_ms"] > 0 and r["classifier_ms"]["model_ms"] > 0
 
 
 def test_a_killed_bench_leaves_no_process_of_its_own_behind():

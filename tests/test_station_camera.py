@@ -55,10 +55,12 @@ def test_the_clip_runs_through_the_pose_model_and_the_station_reports_its_fps(gy
     assert proc.returncode == 0, proc.stderr
     beat = heartbeat(db, mat.station_id)
     assert beat["fps"] > 0 and beat["camera"] in ("ok", "stopped")
-    # Staff can see which model file runs; the hash is the file's own (models/pose-models.sha256).
+    # Staff can see which model files run; each hash is the file's own (models/*.sha256).
     sums = (MODELS_DIR / "pose-models.sha256").read_text().splitlines()
     recorded = {name: digest for digest, name in (line.split() for line in sums)}
-    assert beat["model_versions"] == {"pose": f"{CROP_MODEL.name} sha256:{recorded[CROP_MODEL.name][:12]}"}
+    classifier = (MODELS_DIR / "rep-classifier.sha256").read_text().split()[0]
+    assert beat["model_versions"] == {"pose": f"{CROP_MODEL.name} sha256:{recorded[CROP_MODEL.name][:12]}",
+                                      "classifier": f"rep-classifier.onnx sha256:{classifier[:12]}"}
 
 
 def unplug_and_plug_back(db: Path, station_id: str, station_toml: Path, unplug, plug, error: str,

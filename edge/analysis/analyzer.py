@@ -7,6 +7,7 @@ trace or video) and, frame by frame, the live station.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -15,7 +16,8 @@ from typing import Protocol
 import numpy as np
 
 from edge.analysis.back import BackMeter, BackProfile, flat_share, rep_evidence
-from edge.analysis.config import AnalysisConfig
+from edge.analysis.classifier import DEFAULT_MODEL, RepClassifier
+from edge.analysis.config import AnalysisConfig, ClassifierConfig
 from edge.analysis.holds import Hold, HoldDetector
 from edge.analysis.kinematics import Kinematics
 from edge.analysis.movement import Moment, Movement, MovementHistory
@@ -23,6 +25,7 @@ from edge.analysis.reps import Rep, RepSegmenter
 from edge.analysis.scoring import ScoredRep
 from edge.analysis.session import Analysis, Session, SetSummary
 from edge.analysis.tracking import MatFrame, MatTracker
+from edge.analysis.verdict import ClassifiedJudge
 from edge.people import Person, PoseFrame
 from edge.trace import TraceHeader
 
@@ -39,17 +42,34 @@ class Judge(Protocol):
     def judge(self, rep: Rep, movement: Movement) -> Rep | None: ...
 
 
+def load_classifier(config: ClassifierConfig) -> RepClassifier | None:
+    """The rep classifier the config asks for (None: disabled); raises ClassifierError, one line, for a
+    file that is missing, broken or not what this code feeds and reads."""
+    return _classifier(config.model) if config.enabled else None
+
+
+@functools.cache
+def _classifier(path: str) -> RepClassifier:
+    # One ONNX Runtime session per model file and process, however many analyses run in it.
+    return RepClassifier.load(path or DEFAULT_MODEL)
+
+
 class Analyzer:
     def __init__(self, config: AnalysisConfig | None = None,
                  floor_line: tuple[tuple[float, float], tuple[float, float]] | None = None,
                  mat_region: tuple[float, float, float, float] | None = None, explain: bool = False,
                  judge: Judge | None = None) -> None:
+        """judge: what decides on the segmenter's candidates; None: the rep classifier of the config
+        (`[analysis.classifier]`), or the rules alone when it is disabled."""
         self.config = config or AnalysisConfig()
-        self.judge = judge
         self._moments = MovementHistory()
         self.tracker = MatTracker(self.config.tracking, mat_region=mat_region)
         self.kinematics = Kinematics(self.config.kinematics, floor_line)
         self.segmenter = RepSegmenter(self.config.reps, explain=explain)
+        classifier = load_classifier(self.config.classifier) if judge is None else None
+        if classifier is not None:
+            judge = ClassifiedJudge(classifier, self.config.classifier, notes=self.segmenter.notes)
+        self.judge = judge
         self.holds = HoldDetector(self.config.session)
         self.session = Session(self.config)
         self.mat_state = "empty"  # who is on the mat, as of the last frame

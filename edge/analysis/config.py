@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -137,6 +138,29 @@ class SessionConfig(_Strict):
     hold_max_leg_speed_dps: float = Field(25.0, gt=0)
 
 
+FaultMode = Literal["rules", "classifier", "confident"]
+
+
+class ClassifierConfig(_Strict):
+    """How the rep classifier's verdicts combine with the rules (edge/analysis/verdict.py)."""
+
+    # The ONNX model; empty: the one shipped in models/. `enabled = false` leaves the rules alone.
+    model: str = ""
+    enabled: bool = True
+    # A candidate the classifier gives at least this probability of being no rep is none.
+    not_a_rep_min: float = Field(0.5, gt=0, lt=1)
+    # Where the member went unseen in more than this share of a movement's span, the rules' reading
+    # stands (the classifier learnt from movements seen through, with short dropouts only).
+    unseen_max: float = Field(0.2, ge=0, le=1)
+    # Per fault, who decides: the rules, the classifier (probability ≥ 0.5), or the rules unless the
+    # classifier is confident (probability under `confident` or over 1 − `confident`). Chosen on the
+    # validation sessions, never the held-out ones (models/classifier/README.md).
+    fault_modes: dict[str, FaultMode] = Field(default_factory=lambda: {
+        "fast_descent": "rules", "momentum": "confident", "knees_bent": "confident",
+        "short_top": "confident"})
+    confident: float = Field(0.05, gt=0, lt=0.5)
+
+
 class AnalysisConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     kinematics: KinematicsConfig = KinematicsConfig()
@@ -145,6 +169,7 @@ class AnalysisConfig(_Strict):
     back: BackConfig = BackConfig()
     scoring: ScoringConfig = ScoringConfig()
     session: SessionConfig = SessionConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
 
 
 class ConfigError(ValueError):

@@ -56,6 +56,21 @@ class Movement:
     floor_angle: float  # radians, the floor line's direction in the image
     feet_sign: float  # +1 when the feet are towards image-right of the hips
 
+    @property
+    def unseen_share(self) -> float:
+        """Share of the movement's own span (its margins aside) the member was not seen in: frames
+        without keypoints, or none at all in a gap of the stream."""
+        inside = [m for m in self.moments if self.start_t <= m.t <= self.end_t]
+        if len(inside) < 2:
+            return 1.0
+        t = np.array([m.t for m in inside])
+        seen = np.array([m.keypoints is not None for m in inside])
+        dt = np.diff(t)
+        step = float(np.median(dt)) if len(dt) else 0.0
+        # A frame stands for the time to the next one, but a gap in the stream counts as unseen.
+        covered = np.minimum(dt, 2 * step)[seen[:-1]].sum()
+        return float(1.0 - covered / max(t[-1] - t[0], 1e-9))
+
 
 class MovementHistory:
     """The member's recent frames, for cutting out a candidate movement."""
@@ -80,12 +95,20 @@ class MovementHistory:
 
 def _resample(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Each column of values (n, k) linearly interpolated onto grid where it is finite; 0 where a column
-    has nothing."""
+    has nothing. Columns seen in every frame (the usual case) are interpolated together."""
     out = np.zeros((len(grid), values.shape[1]), dtype=np.float32)
-    for j in range(values.shape[1]):
-        ok = np.isfinite(values[:, j])
-        if ok.any():
-            out[:, j] = np.interp(grid, t[ok], values[ok, j])
+    ok = np.isfinite(values)
+    whole = ok.all(axis=0)
+    if whole.any():
+        # Linear interpolation of many columns at once: the bracketing samples and their weights.
+        j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+        k = np.minimum(j + 1, len(t) - 1)
+        span = t[k] - t[j]
+        w = np.where(span > 0, (grid - t[j]) / np.where(span > 0, span, 1.0), 0.0)[:, None]
+        cols = values[:, whole]
+        out[:, whole] = cols[j] * (1 - w) + cols[k] * w
+    for c in np.flatnonzero(~whole & ok.any(axis=0)):
+        out[:, c] = np.interp(grid, t[ok[:, c]], values[ok[:, c], c])
     return out
 
 
@@ -98,49 +121,34 @@ def features(movement: Movement) -> tuple[np.ndarray, np.ndarray]:
     t = np.array([m.t for m in moments])
     grid = np.linspace(t[0], t[-1], STEPS) if t[-1] > t[0] else np.full(STEPS, t[0])
 
-    xy = np.full((len(moments), len(BODY), 2), np.nan)
-    conf = np.zeros((len(moments), len(BODY)))
-    for i, m in enumerate(moments):
-        if m.keypoints is not None:
-            k = m.keypoints[list(BODY)]
-            seen = k[:, 2] >= _MIN_CONF
-            xy[i, seen] = k[seen, :2]
-            conf[i] = np.where(seen, k[:, 2], 0.0)
-    hip = _mid_track(moments, HIPS)
-    shoulder = _mid_track(moments, SHOULDERS)
+    unseen = np.zeros((17, 3))
+    kps = np.stack([unseen if m.keypoints is None else m.keypoints for m in moments]).astype(np.float64)
+    seen = kps[:, :, 2] >= _MIN_CONF
+    xy = np.where(seen[..., None], kps[..., :2], np.nan)
+    hip, shoulder = _mid(xy, HIPS), _mid(xy, SHOULDERS)
     torso = np.hypot(*(hip - shoulder).T)
     origin = np.nanmedian(hip, axis=0) if np.isfinite(hip).any() else np.zeros(2)
     scale = float(np.nanmedian(torso)) if np.isfinite(torso).any() else 1.0
     c, s = math.cos(movement.floor_angle), math.sin(movement.floor_angle)
-    rel = (xy - origin) / max(scale, 1e-6)
+    rel = (xy[:, list(BODY)] - origin) / max(scale, 1e-6)
     # Along the floor (towards the feet) and up off it (image y points down).
     along = (rel[..., 0] * c + rel[..., 1] * s) * movement.feet_sign
     up = rel[..., 0] * s - rel[..., 1] * c
     points = np.stack([along, up], axis=-1).reshape(len(moments), -1)
+    conf = np.where(seen[:, list(BODY)], kps[:, list(BODY), 2], 0.0)
 
     angles = np.full((len(moments), 8), np.nan)
     for i, m in enumerate(moments):
         a = m.angles
-        if a is None:
-            continue
-        angles[i, 0:2] = a.leg_elevation / 90.0
-        angles[i, 2:4] = a.knee_angle / 180.0
-        angles[i, 4] = a.trunk_elevation / 90.0
-        angles[i, 5] = a.swing_deg / 45.0
-        angles[i, 6] = float(a.posture == "lying")
-        angles[i, 7] = float(a.posture == "hanging")
+        if a is not None:
+            angles[i] = (*(a.leg_elevation / 90.0), *(a.knee_angle / 180.0), a.trunk_elevation / 90.0,
+                         a.swing_deg / 45.0, float(a.posture == "lying"), float(a.posture == "hanging"))
     channels = np.concatenate([_resample(t, points, grid), _resample(t, conf, grid),
                                _resample(t, angles, grid)], axis=1)
     return np.ascontiguousarray(np.nan_to_num(channels.T, nan=0.0).astype(np.float32)), duration
 
 
-def _mid_track(moments: tuple[Moment, ...], pair: tuple[int, int]) -> np.ndarray:
-    """(n, 2) mid-point of a keypoint pair per frame (either one when the other is unsure); NaN if neither."""
-    out = np.full((len(moments), 2), np.nan)
-    for i, m in enumerate(moments):
-        if m.keypoints is None:
-            continue
-        ok = [j for j in pair if m.keypoints[j, 2] >= _MIN_CONF]
-        if ok:
-            out[i] = m.keypoints[ok, :2].mean(axis=0)
-    return out
+def _mid(xy: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """(n, 2) mid-point of a keypoint pair per frame (either one when the other is unseen); NaN if neither."""
+    a, b = xy[:, pair[0]], xy[:, pair[1]]
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2))

@@ -91,6 +91,9 @@ class Rep:
     order: Literal["top", "floor"] = "top"
     # Hanging: how far the body swung to and fro under the bar during the rep (degrees, peak to peak).
     swing_deg: float = 0.0
+    # The rep classifier's probability of each fault it scores, once it has judged the rep
+    # (edge/analysis/verdict.py); empty: judged by the rules alone.
+    fault_probs: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,9 +411,12 @@ class RepSegmenter:
         out: list[Rep] = []
         for rep in self._take():
             if self._report(rep, out):
-                self._note_why(rep.start_t, rep.end_t, True,
-                               f"a rep {_ORDER[rep.order]}, {rep.moving} moving: {_moves(rep)}; the set was "
-                               f"read as done {_ORDER[rep.order]}: {self._style_why}")
+                if rep.variant == "hanging":
+                    why = f"a raise from the hang and back, {_moves(rep)}"
+                else:
+                    why = (f"a rep {_ORDER[rep.order]}, {rep.moving} moving: {_moves(rep)}; the set was read "
+                           f"as done {_ORDER[rep.order]}: {self._style_why}")
+                self._note_why(rep.start_t, rep.end_t, True, why)
         return out
 
     def _note_why(self, start_t: float, end_t: float, counted: bool, why: str) -> None:

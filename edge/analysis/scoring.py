@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from edge.analysis.config import FaultRules, ScoringConfig
+from edge.analysis.config import ClassifierConfig, FaultRules, ScoringConfig
 from edge.analysis.reps import Rep
+from edge.analysis.verdict import combine
 
 FAULTS = ("back_arched", "fast_descent", "momentum", "knees_bent", "short_top")
 _TEMPO_POINTS = 10.0
@@ -62,6 +63,8 @@ class VariantRules(Protocol):
 
     # Cues worded for this variant, where the general one would be wrong (no mat under a hanging back).
     cues: ClassVar[dict[str, str]]
+    # The faults judged for this variant.
+    judged: ClassVar[tuple[str, ...]]
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]: ...
 
@@ -76,6 +79,7 @@ class StraightLegRules:
     """double_leg and single_leg: slow lowering, straight knees, legs up to vertical, no swing."""
 
     cues: ClassVar[dict[str, str]] = {}
+    judged = FAULTS
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
         found = set()
@@ -115,6 +119,7 @@ class HeelTapRules:
     """heel_tap: knees stay bent by design and taps are quick; only swinging is judged."""
 
     cues: ClassVar[dict[str, str]] = {}
+    judged = ("momentum",)
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
         return {"momentum"} if _momentum(rep, rules) else set()
@@ -134,6 +139,7 @@ class HangingRules:
         "momentum": "Don't swing: curl your pelvis up to your ribs",
         "short_top": "Bring your legs up to hip height",
     }
+    judged = ("momentum", "short_top")
 
     def faults(self, rep: Rep, rules: FaultRules) -> set[str]:
         found = set()
@@ -162,10 +168,14 @@ VARIANT_RULES: dict[str, VariantRules] = {
 }
 
 
-def score_rep(rep: Rep, variant: str, rules: FaultRules, points: ScoringConfig) -> ScoredRep:
-    """Faults, score and cue of a rep judged as `variant` (the set's variant, see edge.analysis.session)."""
+def score_rep(rep: Rep, variant: str, rules: FaultRules, points: ScoringConfig,
+              classifier: ClassifierConfig | None = None) -> ScoredRep:
+    """Faults, score and cue of a rep judged as `variant` (the set's variant, see edge.analysis.session),
+    with the rep classifier's fault probabilities combined as `classifier` says when it judged the rep."""
     judge = VARIANT_RULES[variant]
     found = judge.faults(rep, rules)
+    if classifier is not None:
+        found = combine(found, rep, judge.judged, classifier)
     faults = tuple(f for f in FAULTS if f in found)
     lost = sum(getattr(points, f) for f in faults) + judge.tempo_shortfall(rep, rules)
     score = round(min(100.0, max(0.0, 100.0 - lost)))

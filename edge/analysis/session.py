@@ -55,7 +55,7 @@ class Session:
         return len(self._sets)
 
     def _score(self, rep: Rep, variant: str) -> ScoredRep:
-        return score_rep(rep, variant, self.config.faults, self.config.scoring)
+        return score_rep(rep, variant, self.config.faults, self.config.scoring, self.config.classifier)
 
     def add_rep(self, rep: Rep) -> ScoredRep:
         """Record a finished rep and judge it with its set's variant so far."""

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.analysis.analyzer import Analyzer
+from edge.analysis.classifier import RepClassifier
+from edge.analysis.movement import Moment, Movement, features
 from edge.people import Person, PoseFrame
 from edge.pixels import cores, pose_check
 from edge.pixels.camera import OpenCVSource
@@ -292,6 +294,28 @@ def _beside(recorded: Path) -> int:
                   _decoding(setup["video"], setup["limit"], []))
 
 
+def _classifier_cost(found: list[list[Person]], fps: float, calls: int = 300) -> dict[str, float]:
+    """Milliseconds the rep classifier takes per candidate movement: cutting out and normalising its
+    frames, and the model call (median of `calls`). Its cost does not depend on what moves, so the
+    movements are 3 s windows of the people the pipeline found in the clip."""
+    model = RepClassifier.load()
+    moments = [Moment(i / fps, people[0].keypoints if people else None, None)
+               for i, people in enumerate(found)]
+    span = min(len(moments), round(3 * fps))
+    prep, call = [], []
+    for k in range(calls):
+        a = k % max(1, len(moments) - span + 1)
+        movement = Movement(moments[a].t, moments[a + span - 1].t, tuple(moments[a:a + span]), 0.0, 1.0)
+        t0 = time.perf_counter()
+        x, duration = features(movement)
+        t1 = time.perf_counter()
+        model.predict(x[None], duration[None])
+        call.append(time.perf_counter() - t1)
+        prep.append(t1 - t0)
+    return {"features_ms": round(1000 * float(np.median(prep)), 3),
+            "model_ms": round(1000 * float(np.median(call)), 3)}
+
+
 def _fastest(passes: list[dict]) -> tuple[dict, float]:
     """The least disturbed pass, and the fastest its model calls were made bare."""
     return min(passes, key=lambda p: p["wall_s"]), min(p["model_s"] for p in passes)
@@ -357,6 +381,9 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
         ref_people += len(ref)
     n = pipe["frames"]
     pipeline_fps, model_fps, baseline_fps = n / pipe["wall_s"], n / bare_s, len(reference) / base_s
+    with OpenCVSource(video) as source:
+        clip_fps = source.fps
+    classifier = _classifier_cost(pipe["found"], clip_fps)
     return {
         "video": str(video),
         "frames": n,
@@ -377,6 +404,7 @@ def _measure(model: OnnxPoseBackend, process: ModelProcess, base: OnnxPoseBacken
         "model_calls": pipe["calls"],
         "stage_ms": {k: round(v, 2) for k, v in pipe["stage_ms"].items()},
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "classifier_ms": classifier,
         "baseline_threads": len(cores.all_cores()),
         # Where the pipeline ran (edge/pixels/cores.py): the model's process, and capture with the loop.
         "model_cores": sorted(cores.model_cores()),
@@ -435,4 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"missed {r['missed_people']} of {r['reference_people']} people the 640 model finds (bar 0); "
           f"keypoint error {'-' if err is None else f'{100 * err:.1f}%'} of torso length (bar < 15%)")
     print(f"peak RSS {r['peak_rss_mb']} MB (this process with both models, and the model's process)")
+    c = r["classifier_ms"]
+    total = c["features_ms"] + c["model_ms"]
+    print(f"rep classifier: {total:.2f} ms per candidate movement (its frames cut out and normalised "
+          f"{c['features_ms']:.2f} + the model {c['model_ms']:.2f}; bar < 2 ms), "
+          f"{total * r['model_fps'] / 1000:.2f}× one frame's bare pose model calls")
     return 0

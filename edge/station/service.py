@@ -21,7 +21,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.analysis.analyzer import Analyzer
+from edge.analysis.analyzer import Analyzer, load_classifier
+from edge.analysis.classifier import ClassifierError
 from edge.analysis.config import AnalysisConfig
 from edge.people import PoseFrame
 from edge.pixels.model_files import CROP_MODEL
@@ -150,8 +151,14 @@ class Station:
         self.clock = clock
         # Models first: a station that can't load them fails before it opens anything else.
         src = settings.source
+        try:
+            classifier = load_classifier(settings.analysis.classifier)
+        except ClassifierError as exc:
+            raise StationConfigError(str(exc)) from None
         self._runner = self._load_models(src) if isinstance(src, CameraSettings) else None
         self.model_versions = _model_versions(src) if isinstance(src, CameraSettings) else {}
+        if classifier is not None:
+            self.model_versions["classifier"] = f"{classifier.path.name} sha256:{classifier.sha256[:12]}"
         self.outbox = Outbox(settings.outbox)
         self.uplink = Uplink(settings.server_url, settings.token, self.outbox)
         self.stop = threading.Event()

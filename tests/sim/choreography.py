@@ -327,6 +327,16 @@ class Choreography:
             self._move({f"k{support}": s.support_knee_deg}, self._u(0.8, 1.3))
             self._sync_to(self._sync() + self._u(0.3, 1.0))
         start = self._sync()
+        if s.start == "floor":
+            block = BlockTiming(s, start, 0.0)
+            for i, rep in enumerate(s.reps):
+                if i:
+                    self._sync_to(self._sync() + rep.bottom_pause_s)
+                block.reps.append(self._floor_rep(s, rep, LEGS[rep.moving_leg]))
+            block.end_t = self._sync()
+            self._move({"k0": rest["k0"], "k1": rest["k1"]}, self._u(0.6, 1.0))
+            self.blocks.append(block)
+            return
         # Initial lift (not a rep). Straight legs switch to absolute elevation on the way up.
         if straight:
             moving = LEGS[first.moving_leg]
@@ -347,6 +357,42 @@ class Choreography:
         down = {"e0": 0.0, "e1": 0.0, "w0": 1.0, "w1": 1.0, "k0": rest["k0"], "k1": rest["k1"]}
         block.end_t = self._move(down, s.lower_s)
         self.blocks.append(block)
+
+    def _floor_rep(self, s: SetSpec, rep: RepSpec, legs: tuple[int, ...]) -> RepTiming:
+        """One rep from the floor: raise from the mat to the top (maybe swinging past it), pause, lower
+        back onto the mat. Timings are stored as for a hanging raise (see `_hang_rep`)."""
+        offs = self._asym(s, legs)
+        start = self._sync()
+        r0, r1 = rep.ascent_ramps
+        if rep.momentum_kind == "overshoot":
+            r1 = 0.0
+        t_up = move_duration(rep.top_deg, rep.ascent_peak_dps, r0, r1)
+        for i in legs:
+            self.tracks[f"e{i}"].move_to(rep.top_deg + offs[i], t_up, r0, r1)
+            self.tracks[f"w{i}"].move_to(0.0, min(0.3, t_up / 3))
+            # Knees bend on the way up (knees_bent: most at the top) and straighten again on the way down.
+            self.tracks[f"k{i}"].move_to(rep.knee_min_deg, t_up)
+        top_t = start + t_up
+        if rep.momentum_kind == "overshoot":
+            zeta = -math.log(rep.overshoot_decay) / (2 * math.pi)
+            x = math.atan(1 / zeta)
+            amp = rep.overshoot_deg / (math.exp(-zeta * x) * math.sin(x))
+            omega = 2 * math.pi * self._u(0.6, 1.2)
+            t_osc = max(2, math.ceil(math.log(amp / 0.3) / (zeta * math.pi))) * math.pi / omega
+            for i in legs:
+                tp = rep.top_deg + offs[i]
+                self.tracks[f"e{i}"].add(t_osc, lambda t, t1=top_t, tp=tp: tp + amp * np.exp(
+                    -zeta * omega * (t - t1)) * np.sin(omega * (t - t1)), tp)
+        leave_top = self._sync() + rep.top_pause_s
+        self._sync_to(leave_top)
+        for i in legs:
+            self.tracks[f"e{i}"].move_to(0.0, rep.descent_s, *rep.descent_ramps)
+            self.tracks[f"k{i}"].move_to(s.knee_top_deg, rep.descent_s)
+        end = leave_top + rep.descent_s
+        self._sync_to(end)
+        for i in legs:
+            self.tracks[f"w{i}"].move_to(1.0, 0.2)
+        return RepTiming(rep, start, top_t, leave_top, end, legs)
 
     def _asym(self, s: SetSpec, moving: tuple[int, ...]) -> dict[int, float]:
         if len(moving) == 2:

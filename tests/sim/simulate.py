@@ -109,25 +109,30 @@ def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float, seen_t:
         bottom_seen=_bottom_seen(chore, r, seen_t, float(elev[0]), float(elev.min())))
 
 
-def _measure_hang_rep(chore: Choreography, r: RepTiming, seen_t: np.ndarray) -> RepTruth:
-    """A hanging raise on the dense noise-free kinematics: elevation from the line the body hangs along.
-    r holds floor-rep timings (see Choreography._hang_rep): start = lift-off, bottom_t = at the top,
-    leave_bottom_t = leaving it."""
+def _measure_raise(chore: Choreography, r: RepTiming, seen_t: np.ndarray, hanging: bool) -> RepTruth:
+    """A rep from the bottom (raised from the mat, or from the hang, and lowered back) on the dense
+    noise-free kinematics; hanging, elevation is from the line the body hangs along. r holds the timings
+    of Choreography._floor_rep / _hang_rep: start = lift-off, bottom_t = at the top, leave_bottom_t =
+    leaving it, end = back down."""
+    def elevation(t: np.ndarray) -> np.ndarray:
+        return chore.hang_elevation(t, r.legs) if hanging else chore.leg_angles(t, r.legs)[0]
+
     t = np.append(np.arange(r.start_t, r.end_t, 1.0 / _TRUTH_HZ), r.end_t)
     knee = chore.leg_angles(t, r.legs)[1]
-    elev = chore.hang_elevation(t, r.legs)
+    elev = elevation(t)
     up = t <= r.bottom_t
     speed = np.gradient(elev, t)
     s = r.spec
     during = seen_t[(seen_t >= r.start_t) & (seen_t <= r.end_t)]
     top, low = float(elev.max()), float(elev[0])
-    highest_seen = float(chore.hang_elevation(during, r.legs).max()) if during.size else low
+    highest_seen = float(elevation(during).max()) if during.size else low
     return RepTruth(
         start_t=round(r.start_t, 4), end_t=round(r.end_t, 4), descent_s=round(r.end_t - r.leave_bottom_t, 4),
         ascent_s=round(r.bottom_t - r.start_t, 4), bottom_pause_s=0.0,
         top_angle_deg=round(s.top_deg, 3), bottom_angle_deg=round(float(elev.min()), 3),
-        min_knee_angle_deg=round(float(knee.min()), 3), faults=sorted(s.faults), moving_leg="both",
-        peak_ascent_speed_dps=round(float(speed[up].max()), 2), overshoot_deg=0.0,
+        min_knee_angle_deg=round(float(knee.min()), 3), faults=sorted(s.faults), moving_leg=s.moving_leg,
+        peak_ascent_speed_dps=round(float(speed[up].max()), 2),
+        overshoot_deg=round(max(0.0, top - s.top_deg), 3),
         momentum_kind=s.momentum_kind, bottom_seen=highest_seen >= top - _UNSEEN_SHARE * (top - low))
 
 
@@ -234,9 +239,10 @@ def simulate(spec: SessionSpec) -> SimResult:
     for b in chore.blocks:
         if b.spec.variant == "hollow_hold":
             continue
-        if b.spec.variant == "hanging":
-            sets.append(SetTruth("hanging", round(b.start_t, 4), round(b.end_t, 4),
-                                 [_measure_hang_rep(chore, r, detected_t) for r in b.reps]))
+        if b.spec.variant == "hanging" or b.spec.start == "floor":
+            hanging = b.spec.variant == "hanging"
+            sets.append(SetTruth(b.spec.variant, round(b.start_t, 4), round(b.end_t, 4),
+                                 [_measure_raise(chore, r, detected_t, hanging) for r in b.reps]))
             continue
         # An overshoot settles before the next descent (or the final lowering) begins.
         ends = [r.start_t for r in b.reps[1:]] + [b.end_t - b.spec.lower_s]

@@ -78,6 +78,9 @@ class SetSpec:
     hollow_shoulder_deg: float = 18.0
     hollow_leg_deg: float = 25.0
     knee_raise: bool = False  # hanging: knees drawn up (bent) rather than straight legs raised
+    # "top": the guide's way, legs raised once, then lowered and raised back per rep; "floor": as many
+    # members do, each rep raised from the mat and lowered back onto it (a straight-leg set only).
+    start: str = "top"
 
 
 @dataclass(slots=True)
@@ -226,6 +229,21 @@ def make_hang_rep(rng: np.random.Generator, faults: tuple[str, ...], knee_raise:
     return rep
 
 
+def _from_the_floor(s: SetSpec, rng: np.random.Generator) -> None:
+    """Make a straight-leg set one done from the floor: each rep leaves the mat, rises to its top, pauses
+    briefly and is lowered back onto the mat, where the legs rest a moment before the next."""
+    s.start = "floor"
+    for rep in s.reps:
+        rep.bottom_deg = 0.0
+        rep.top_pause_s = float(rng.uniform(0.0, 1.2))
+        rep.bottom_pause_s = float(rng.uniform(0.4, 2.5))
+        if rep.momentum_kind == "rebound":
+            rep.momentum_kind = "fast_return"
+            rep.rebound_deg = rep.rebound_speed_dps = 0.0
+            rep.ascent_peak_dps = float(rng.uniform(220, 320))
+            rep.ascent_ramps = (float(rng.uniform(0.06, 0.12)), float(rng.uniform(0.06, 0.12)))
+
+
 def _make_hang_set(rng: np.random.Generator, n_reps: int, fault_rate: float,
                    force_faults: tuple[str, ...]) -> SetSpec:
     s = SetSpec(variant="hanging", knee_top_deg=float(rng.uniform(170, 178)),
@@ -283,7 +301,8 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
                         reps_per_set: int | None = None, force_faults: tuple[str, ...] = (),
                         calibrated: bool | None = None, facing: str | None = None,
                         fps: float | None = None, resolution: tuple[int, int] | None = None,
-                        fidgets: bool = True, hanging: bool = False, non_reps: bool = False) -> SessionSpec:
+                        fidgets: bool = True, hanging: bool = False, non_reps: bool = False,
+                        floor_sets: bool = False) -> SessionSpec:
     """A random but fully determined session. Keyword arguments pin parts of it for a crafted test.
 
     variants: the exercise pool the sets are drawn from (default all of REP_VARIANTS).
@@ -291,6 +310,8 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
     hanging: the member also (or only) does hanging raises at the bar beside the mat. Drawn from a
     generator of its own, so the rest of the seed's session is the same with or without it.
     non_reps: between sets, the member also does things on the mat that are no reps (NON_REPS).
+    floor_sets: half the straight-leg sets are done from the floor, each rep raised from the mat and
+    lowered back onto it (momentum there is a fast raise or a swing past the top: no bottom to bounce).
     """
     rng = np.random.default_rng(seed)
     pool = list(variants) if variants else list(REP_VARIANTS)
@@ -334,6 +355,11 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
                 start_frac=float(rng.uniform(0, 1)),
                 direction=float(rng.choice([-1.0, 1.0])), speed_mps=float(rng.uniform(1.0, 1.5)),
                 depth_m=float(rng.uniform(1.5, 4.0)), stature_m=float(rng.uniform(1.55, 1.95))))
+    if floor_sets:
+        floor_rng = np.random.default_rng([seed, 5])
+        for block in blocks:
+            if block.variant in STRAIGHT_LEG and floor_rng.random() < 0.5:
+                _from_the_floor(block, floor_rng)
     bar, mat_only, hang_blocks = None, len(blocks), []
     if hanging:
         bar_rng = np.random.default_rng([seed, 3])

@@ -1,0 +1,179 @@
+"""The rep classifier's contract with the code around it: the shipped model loads and is checked, and a
+wrong, foreign or truncated file stops the analysis and the station with one line naming the file and
+what differs (exit code 2), never a traceback or a wrong verdict later."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from edge.analysis.classifier import (
+    CLASSES,
+    DEFAULT_MODEL,
+    SCORABLE_FAULTS,
+    ClassifierError,
+    RepClassifier,
+    Verdict,
+)
+from edge.analysis.config import ClassifierConfig
+from edge.analysis.movement import Moment, Movement
+from edge.analysis.reps import Rep
+from edge.analysis.verdict import ClassifiedJudge
+from edge.pixels.model_files import MODELS_DIR
+from models.classifier.dataset import build
+from models.classifier.evaluate import evaluate
+from tests.accuracy import default_workers
+from tests.servers import write_station_config
+from tests.sim import random_session_spec, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_model_loads_with_its_contract_and_gives_probabilities() -> None:
+    model = RepClassifier.load()
+    assert model.path == DEFAULT_MODEL
+    assert "momentum" in model.faults
+    assert model.version.startswith("rep-classifier@") and len(model.version.split("@")[1]) == 12
+    expected = (ROOT / "models" / "rep-classifier.sha256").read_text().split()[0]
+    assert model.sha256 == expected, "models/rep-classifier.sha256 is out of date"
+    # A still body: some verdict, with probabilities that add up.
+    kps = np.zeros((17, 3), np.float32)
+    moments = tuple(Moment(t / 10, kps, None) for t in range(30))
+    verdict = model.judge(Movement(0.5, 2.5, moments, 0.0, 1.0))
+    assert set(verdict.probs) == set(CLASSES)
+    assert sum(verdict.probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert all(0.0 <= p <= 1.0 for p in verdict.faults.values())
+
+
+def _with_metadata(tmp_path: Path, **changes: str) -> Path:
+    model = onnx.load(str(DEFAULT_MODEL))
+    for entry in model.metadata_props:
+        if entry.key in changes:
+            entry.value = changes[entry.key]
+    out = tmp_path / "edited.onnx"
+    onnx.save(model, str(out))
+    return out
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda d: MODELS_DIR / "yolo11n-pose-320.onnx", "no input 'movement'"),
+    (lambda d: _with_metadata(d, **{"matcoach.classes": json.dumps(["double_leg", "single_leg", "heel_tap",
+                                                                   "not_a_rep"])}), "classes"),
+    (lambda d: _with_metadata(d, **{"matcoach.features_version": "0"}), "input layout 0"),
+    (lambda d: _truncated(d), "not a usable ONNX model"),
+    (lambda d: d / "missing.onnx", "cannot read"),
+], ids=["the pose model", "wrong classes", "older input layout", "truncated", "missing"])
+def test_a_wrong_model_file_is_refused_in_one_line_naming_it(tmp_path: Path, make, says: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ClassifierError) as err:
+        RepClassifier.load(path)
+    message = str(err.value)
+    assert str(path) in message and says in message and "\n" not in message
+
+
+def _truncated(d: Path) -> Path:
+    out = d / "truncated.onnx"
+    out.write_bytes(DEFAULT_MODEL.read_bytes()[: DEFAULT_MODEL.stat().st_size // 2])
+    return out
+
+
+def _matcoach(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "matcoach", *args], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL, cwd=cwd)
+
+
+def test_analyze_and_station_stop_with_one_line_on_a_wrong_classifier(tmp_path: Path) -> None:
+    sim = simulate(random_session_spec(5, n_sets=1, reps_per_set=3))
+    trace = tmp_path / "s.jsonl"
+    sim.write(trace)
+    bad = _truncated(tmp_path)
+    config = tmp_path / "analysis.toml"
+    config.write_text(f'[analysis.classifier]\nmodel = "{bad}"\n')
+    res = _matcoach("analyze", str(trace), "--config", str(config), cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and str(bad) in res.stderr and "Traceback" not in res.stderr
+
+    station = write_station_config(tmp_path / "station.toml", "http://127.0.0.1:9", "x" * 32,
+                                   ['kind = "trace"', f'path = "{trace}"'])
+    station.write_text(station.read_text() + f'[analysis.classifier]\nmodel = "{bad}"\n')
+    res = _matcoach("station", "--config", str(station), cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert str(bad) in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.fixture(scope="module")
+def held_out() -> dict:
+    """Held-out sim sessions drawn as for training (hanging sets, floor-start sets, movements that are
+    no reps): every candidate the segmenter proposes, with the rules' and the classifier's verdicts."""
+    data = build(range(90_000, 90_060), default_workers())
+    probs, fault_probs = RepClassifier.load().predict(data["x"], data["duration"])
+    return evaluate(data, probs, fault_probs, ClassifierConfig())
+
+
+# Strict: the day it holds, the mark fails and comes off.
+_NOT_YET = {"short_top": "held out, the classifier alone is right on every rep (F1 1.000) and the "
+                         "rules-unless-confident combination chosen on the validation sessions misses one "
+                         "(0.999)"}
+
+
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_NOT_YET[f]))
+                                   if f in _NOT_YET else f for f in SCORABLE_FAULTS])
+def test_per_fault_the_combination_is_never_worse_than_the_better_of_rules_and_classifier(
+        held_out: dict, fault: str) -> None:
+    r = held_out["faults"][fault]
+    assert r["rules"]["reps_with_it"] >= 100, r
+    assert r["combined"]["f1"] >= max(r["rules"]["f1"], r["classifier"]["f1"]), r
+
+
+def test_the_classifier_keeps_the_reps_with_their_variant_and_is_calibrated(held_out: dict) -> None:
+    confusion = np.array(held_out["confusion"])
+    reps = confusion[:-1].sum()
+    assert np.trace(confusion[:-1, :-1]) >= 0.97 * reps, confusion
+    assert confusion[-1, -1] >= 0.5 * confusion[-1].sum(), confusion  # most that are no rep are caught
+    assert held_out["ece"] <= 0.05
+
+
+def test_the_station_reports_the_classifier_beside_the_pose_model(tmp_path: Path) -> None:
+    from edge.station.service import Station, load_station_settings
+
+    sim = simulate(random_session_spec(5, n_sets=1, reps_per_set=3))
+    trace = tmp_path / "s.jsonl"
+    sim.write(trace)
+    config = write_station_config(tmp_path / "station.toml", "http://127.0.0.1:9", "x" * 32,
+                                  ['kind = "trace"', f'path = "{trace}"'])
+    station = Station(load_station_settings(config))
+    expected = (ROOT / "models" / "rep-classifier.sha256").read_text().split()[0][:12]
+    assert station.model_versions["classifier"] == f"rep-classifier.onnx sha256:{expected}"
+
+
+class _Says:
+    """A classifier that calls every movement a single-leg rep."""
+
+    def judge(self, movement: Movement) -> Verdict:
+        return Verdict({c: 0.9 if c == "single_leg" else 0.025 for c in CLASSES}, {"momentum": 0.5})
+
+
+def test_rules_and_classifier_disagreeing_is_logged_at_most_once_a_minute(caplog) -> None:
+    now = [0.0]
+    judge = ClassifiedJudge(_Says(), clock=lambda: now[0])  # type: ignore[arg-type]
+    rep = Rep(start_t=1, end_t=4, moving="both", variant="double_leg", descent_s=3, ascent_s=1,
+              bottom_pause_s=0, top_angle_deg=90, bottom_angle_deg=5, min_knee_angle_deg=170,
+              peak_return_speed_dps=60, bottom_in_speed_dps=0, bottom_out_speed_dps=0, overshoot_deg=0)
+    empty = Movement(1, 4, (), 0.0, 1.0)
+    with caplog.at_level(logging.INFO, logger="matcoach.analysis"):
+        for t in (0.0, 10.0, 30.0, 61.0):
+            now[0] = t
+            judged = judge.judge(rep, empty)
+            assert judged is not None and judged.variant == "single_leg"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert "the rules read double_leg, the rep classifier single_leg" in lines[0]
+    assert "(2 more since the last line)" in lines[1]
+    assert judge.disagreements == 4

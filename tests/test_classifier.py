@@ -166,14 +166,32 @@ def test_rules_and_classifier_disagreeing_is_logged_at_most_once_a_minute(caplog
     rep = Rep(start_t=1, end_t=4, moving="both", variant="double_leg", descent_s=3, ascent_s=1,
               bottom_pause_s=0, top_angle_deg=90, bottom_angle_deg=5, min_knee_angle_deg=170,
               peak_return_speed_dps=60, bottom_in_speed_dps=0, bottom_out_speed_dps=0, overshoot_deg=0)
-    empty = Movement(1, 4, (), 0.0, 1.0)
+    seen = Movement(1, 4, tuple(Moment(1 + i / 10, np.zeros((17, 3)), None) for i in range(31)), 0.0, 1.0)
     with caplog.at_level(logging.INFO, logger="matcoach.analysis"):
         for t in (0.0, 10.0, 30.0, 61.0):
             now[0] = t
-            judged = judge.judge(rep, empty)
+            judged = judge.judge(rep, seen)
             assert judged is not None and judged.variant == "single_leg"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2, lines
     assert "the rules read double_leg, the rep classifier single_leg" in lines[0]
     assert "(2 more since the last line)" in lines[1]
     assert judge.disagreements == 4
+
+
+class _NoRep:
+    def judge(self, movement: Movement) -> Verdict:
+        return Verdict({c: 0.96 if c == "not_a_rep" else 0.01 for c in CLASSES}, {"momentum": 0.5})
+
+
+def test_a_rep_the_camera_lost_for_a_while_is_left_to_the_rules() -> None:
+    # A rep held up through a second of darkness: no keypoints in 40% of it.
+    rep = Rep(start_t=0, end_t=5, moving="both", variant="double_leg", descent_s=3, ascent_s=1,
+              bottom_pause_s=0, top_angle_deg=90, bottom_angle_deg=5, min_knee_angle_deg=170,
+              peak_return_speed_dps=60, bottom_in_speed_dps=0, bottom_out_speed_dps=0, overshoot_deg=0)
+    kps = np.zeros((17, 3))
+    dark = tuple(Moment(i / 10, None if 15 <= i < 35 else kps, None) for i in range(51))
+    judge = ClassifiedJudge(_NoRep())  # type: ignore[arg-type]
+    assert judge.judge(rep, Movement(0, 5, dark, 0.0, 1.0)) == rep
+    seen = tuple(Moment(i / 10, kps, None) for i in range(51))
+    assert judge.judge(rep, Movement(0, 5, seen, 0.0, 1.0)) is None

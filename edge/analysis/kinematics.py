@@ -15,6 +15,7 @@ swing with it. The swing itself is the angle of that line off the floor's normal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -159,6 +160,26 @@ class Kinematics:
                 self.floor.observe_flat_body(shoulder, ankle_mid)
                 self._flat_trunk.add(trunk_elev)
 
+        def above_floor(hip_pt: np.ndarray, ankle: np.ndarray) -> float:
+            v = ankle - hip_pt
+            return math.degrees(math.atan2(float(v @ up), float(v @ feet_dir)))
+
+        elevation, knee, conf = self._legs(kps, hip, above_floor)
+        return BodyAngles(
+            t=frame.t,
+            posture=posture,
+            leg_elevation=elevation,
+            knee_angle=knee,
+            leg_conf=conf,
+            trunk_elevation=trunk_elev - self._flat_trunk.value,
+            torso_px=float(np.hypot(*trunk)),
+        )
+
+    def _legs(self, kps: np.ndarray, hip: np.ndarray, elevation_of: Callable[[np.ndarray, np.ndarray], float]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each leg's elevation (`elevation_of(hip, ankle)`), knee angle and the confidence of both; NaN
+        and 0 where the ankle (or the knee) is not seen."""
+        min_conf = self.config.min_keypoint_conf
         elevation = np.full(2, np.nan)
         knee = np.full(2, np.nan)
         conf = np.zeros(2)
@@ -169,22 +190,12 @@ class Kinematics:
             hip_pt = kps[h, :2] if kps[h, 2] >= min_conf else hip
             if kps[a, 2] < min_conf:
                 continue
-            v = kps[a, :2] - hip_pt
-            elevation[side] = math.degrees(math.atan2(float(v @ up), float(v @ feet_dir)))
+            elevation[side] = elevation_of(hip_pt, kps[a, :2])
             conf[side] = float(kps[a, 2])
             if kps[k, 2] >= min_conf:
                 knee[side] = _angle_at(hip_pt, kps[k, :2], kps[a, :2])
                 conf[side] = min(conf[side], float(kps[k, 2]))
-
-        return BodyAngles(
-            t=frame.t,
-            posture=posture,
-            leg_elevation=elevation,
-            knee_angle=knee,
-            leg_conf=conf,
-            trunk_elevation=trunk_elev - self._flat_trunk.value,
-            torso_px=float(np.hypot(*trunk)),
-        )
+        return elevation, knee, conf
 
     def _hanging(self, t: float, kps: np.ndarray, shoulder: np.ndarray, hip: np.ndarray, up: np.ndarray,
                  trunk: np.ndarray) -> BodyAngles:
@@ -200,19 +211,8 @@ class Kinematics:
                               leg_conf=np.zeros(2), trunk_elevation=math.nan, torso_px=torso)
         hand = self._mid(kps, WRISTS)
         pendulum = hip - (hand if hand is not None else shoulder)
-        elevation = np.full(2, np.nan)
-        knee = np.full(2, np.nan)
-        conf = np.zeros(2)
-        for side in (0, 1):
-            h, k, a = HIPS[side], KNEES[side], ANKLES[side]
-            hip_pt = kps[h, :2] if kps[h, 2] >= min_conf else hip
-            if kps[a, 2] < min_conf:
-                continue
-            elevation[side] = _angle_at(hip_pt + pendulum, hip_pt, kps[a, :2])
-            conf[side] = float(kps[a, 2])
-            if kps[k, 2] >= min_conf:
-                knee[side] = _angle_at(hip_pt, kps[k, :2], kps[a, :2])
-                conf[side] = min(conf[side], float(kps[k, 2]))
+        elevation, knee, conf = self._legs(
+            kps, hip, lambda hip_pt, ankle: _angle_at(hip_pt + pendulum, hip_pt, ankle))
         # Signed lean off the vertical: positive when the hips are towards the floor direction's right.
         right = np.array([-up[1], up[0]])
         swing = math.degrees(math.atan2(float(pendulum @ right), float(pendulum @ down)))

@@ -21,13 +21,11 @@ import numpy as np
 
 from edge.analysis.classifier import CLASSES, DEFAULT_MODEL, SCORABLE_FAULTS, RepClassifier
 from edge.analysis.config import ClassifierConfig
+from edge.analysis.scoring import VARIANT_RULES
 from models.classifier.dataset import _seeds, build
 
 CARD = Path(__file__).with_name("README.md")
 _NOT_A_REP = CLASSES.index("not_a_rep")
-# The faults each true variant is judged on (edge/analysis/scoring.py); others are not counted.
-JUDGED = {"double_leg": SCORABLE_FAULTS, "single_leg": SCORABLE_FAULTS, "heel_tap": ("momentum",),
-          "hanging": ("momentum", "short_top")}
 
 
 def _prf(truth: np.ndarray, found: np.ndarray) -> dict[str, float]:
@@ -69,7 +67,8 @@ def evaluate(data: dict[str, np.ndarray], probs: np.ndarray, fault_probs: np.nda
     out["ece"], out["reliability"] = round(float(ece), 4), curve
     faults = {}
     for j, fault in enumerate(SCORABLE_FAULTS):
-        keep = np.array([lab != _NOT_A_REP and fault in JUDGED[CLASSES[lab]] for lab in labels])
+        # Only the reps whose true variant is judged on this fault (edge/analysis/scoring.py).
+        keep = np.array([lab != _NOT_A_REP and fault in VARIANT_RULES[CLASSES[lab]].judged for lab in labels])
         truth = data["faults"][keep, j] > 0.5
         by_rules = data["rules_faults"][keep, j] > 0.5
         p = fault_probs[keep, j]

@@ -202,10 +202,7 @@ class Choreography:
             length = sum(d for _, d in moves)
             if t + length > t_end - 6.0:
                 break
-            self._sync_to(t)
-            for targets, d in moves:
-                self._move(targets, d)
-            self.fidgets.append(FidgetTruth(kind, t, t + length))
+            self._perform(kind, moves, t)
             t += length + self._u(2.0, 5.0)
         if duration > 25 and self.rng.random() < 0.3:
             self._sync_to(t)
@@ -226,12 +223,16 @@ class Choreography:
             length = sum(d for _, d in moves)
             if t + length > t_end - 1.0:
                 break
-            self._sync_to(t)
-            for targets, d in moves:
-                self._move(targets, d)
-            self.fidgets.append(FidgetTruth(kind, t, t + length))
+            self._perform(kind, moves, t)
             t += length + float(self.rng.exponential(mean_gap))
         self._sync_to(t_end)
+
+    def _perform(self, kind: str, moves: list[tuple[dict[str, float], float]], t: float) -> None:
+        """Make the moves one after another from time t, and record them in the truth as `kind`."""
+        self._sync_to(t)
+        for targets, d in moves:
+            self._move(targets, d)
+        self.fidgets.append(FidgetTruth(kind, t, t + sum(d for _, d in moves)))
 
     def _sync_to(self, t: float) -> None:
         for tr in self.tracks.values():

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import pytest
 
+from edge.analysis.analyzer import analyze_frames
 from edge.analysis.classifier import (
     CLASSES,
     DEFAULT_MODEL,
@@ -119,8 +120,8 @@ def held_out() -> dict:
 
 # Strict: the day it holds, the mark fails and comes off.
 _NOT_YET = {"short_top": "held out, the classifier alone is right on every rep (F1 1.000) and the "
-                         "rules-unless-confident combination chosen on the validation sessions misses one "
-                         "(0.999)"}
+                         "rules-unless-confident combination chosen on the validation sessions misses two "
+                         "(0.998)"}
 
 
 @pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_NOT_YET[f]))
@@ -195,3 +196,16 @@ def test_a_rep_the_camera_lost_for_a_while_is_left_to_the_rules() -> None:
     assert judge.judge(rep, Movement(0, 5, dark, 0.0, 1.0)) == rep
     seen = tuple(Moment(i / 10, kps, None) for i in range(51))
     assert judge.judge(rep, Movement(0, 5, seen, 0.0, 1.0)) is None
+
+
+def test_a_top_set_lowered_onto_the_mat_with_pauses_is_counted_whole() -> None:
+    """tests/sim seed 4199 (a tuning seed): a 12-rep set from the top whose first two lowerings reach the
+    mat, the first with a 2.9 s pause, so its bottoms tell the rules it is done from the floor. Each
+    floor-reading candidate then spans halves of two reps and the classifier makes no rep of them: the
+    whole set was lost (1 rep of 12) until the classifier's verdicts on both readings chose the top one."""
+    sim = simulate(random_session_spec(4199, non_reps=True, floor_sets=True))
+    assert [len(s.reps) for s in sim.truth.sets] == [12]
+    analysis = analyze_frames(sim.frames, sim.header, explain=True)
+    assert len(analysis.reps) == 12
+    assert {r.rep.order for r in analysis.reps} == {"top"}
+    assert any("makes no rep of" in n.why for n in analysis.notes)

@@ -70,7 +70,12 @@ def test_a_running_station_notifies_systemd_and_reports_its_health(gym, tmp_path
             messages.append(listener.recv(4096).decode())
         assert messages[0] == "READY=1"
         assert any(m.startswith("WATCHDOG=1") and "camera replay" in m for m in messages)
+        # READY comes as the pipeline starts; its first frame may come a moment later on a loaded machine.
+        deadline = time.monotonic() + 15
         status, body = get(f"http://127.0.0.1:{port}/health")
+        while body["frames"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, body = get(f"http://127.0.0.1:{port}/health")
         assert status == 200 and body["state"] == "ok" and body["camera"] == "replay" and body["frames"] > 0
     finally:
         proc.terminate()

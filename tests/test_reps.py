@@ -387,3 +387,26 @@ def test_a_double_leg_floor_rep_ends_when_the_second_leg_is_down() -> None:
     assert len(reps) == 1 and reps[0].moving == "both"
     assert reps[0].end_t == pytest.approx(3.0 + 1.5 + 0.5 + 2.2, abs=0.3)
 
+
+
+def test_a_leg_hidden_on_its_way_up_and_seen_at_the_peak_of_a_swing_has_not_settled_there() -> None:
+    """A top set whose raises swing 20° past the top and back; the pose model loses the right leg on
+    every raise and finds it again for a few frames at the peak of the swing. Those frames agree with
+    each other, but the leg was not seen holding still: the rep goes on until the legs settle, and the
+    swing is measured."""
+    fps = 30.0
+    left = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 85.0, 1.5, 0.3, fps) + _hold(85.0, 1.0, fps)
+    right = list(left)
+    for _ in range(3):
+        lower = _ramp_move(85.0, 20.0, 4.0, 0.4, fps) + _hold(20.0, 0.5, fps)
+        swing = _ramp_move(20.0, 105.0, 1.0, 0.3, fps)
+        back = _ramp_move(105.0, 85.0, 0.5, 0.2, fps) + _hold(85.0, 1.5, fps)
+        left += lower + swing + back
+        # Hidden from the bottom until the last 0.1 s of the swing up, hidden again as it swings back.
+        peak = round(0.1 * fps)
+        right += lower + [math.nan] * (len(swing) - peak) + swing[-peak:]
+        right += [math.nan] * round(0.4 * fps) + back[round(0.4 * fps):]
+    tail = _ramp_move(85.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    reps = _feed(left + tail, fps, other=right + tail, noise=0.3)
+    assert len(reps) == 3
+    assert all(r.overshoot_deg >= 12.0 for r in reps), [r.overshoot_deg for r in reps]

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
@@ -70,6 +70,8 @@ class Analyzer:
         if classifier is not None:
             judge = ClassifiedJudge(classifier, self.config.classifier, notes=self.segmenter.notes)
         self.judge = judge
+        if isinstance(judge, ClassifiedJudge):
+            self.segmenter.weigh = functools.partial(_weigh_readings, judge, self._movement)
         self.holds = HoldDetector(self.config.session)
         self.session = Session(self.config)
         self.mat_state = "empty"  # who is on the mat, as of the last frame
@@ -136,14 +138,17 @@ class Analyzer:
         events: list[Event] = []
         for rep in candidates:
             if self.judge is not None:
-                movement = self._moments.window(rep.start_t, rep.end_t, self.kinematics.floor.angle,
-                                                self.kinematics.feet_sign)
-                judged = self.judge.judge(rep, movement)
+                judged = self.judge.judge(rep, self._movement(rep))
                 if judged is None:
                     continue
                 rep = judged
             events.append(self.session.add_rep(self._with_back(rep)))
         return events
+
+    def _movement(self, rep: Rep) -> Movement:
+        """What the member did over a candidate rep, as the rep classifier reads it."""
+        return self._moments.window(rep.start_t, rep.end_t, self.kinematics.floor.angle,
+                                    self.kinematics.feet_sign)
 
     def _forget(self, t: float) -> None:
         while self._profiles and t - self._profiles[0].t > HISTORY_S:
@@ -169,6 +174,17 @@ class Analyzer:
         movement was counted or not, if the analyzer was asked to explain)."""
         self.drain()
         return dataclasses.replace(self.session.result(), notes=list(self.segmenter.notes or []))
+
+
+def _weigh_readings(judge: ClassifiedJudge, movement: Callable[[Rep], Movement], told: list[Rep],
+                    other: list[Rep]) -> str | None:
+    """The other reading of a set holds where the classifier makes no rep of some of the candidates of
+    the one its bottoms tell and takes every one of the other's."""
+    dropped = sum(not judge.takes(movement(r)) for r in told)
+    if not other or not dropped or not all(judge.takes(movement(r)) for r in other):
+        return None
+    return (f"the rep classifier makes no rep of {dropped} of that reading's {len(told)} candidates and "
+            f"takes all {len(other)} of the other's")
 
 
 def _mean_seen(values: np.ndarray) -> float:

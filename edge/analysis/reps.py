@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import takewhile
@@ -44,6 +45,7 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 # How long the legs must hold still at the top, within how many degrees, for the rep to be over.
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
+_SETTLE_COVER = 0.75  # share of _SETTLE_S the samples seen must span
 # Legs resting on the mat stay as still, but for a pose model's error on a lying body, which comes and
 # goes in steps of a few degrees that last a few frames: an excursion shorter than this is no movement.
 _REST_GRACE_S = 0.4
@@ -318,6 +320,9 @@ class RepSegmenter:
         # of the one that holds are reported.
         self.style: Literal["top", "floor"] | None = None
         self._found: dict[str, list[Rep]] = {"top": [], "floor": []}
+        # Given the candidates of the reading the set's bottoms tell and those of the other, a reason to
+        # take the other one instead, or None (the analysis sets it when a rep classifier is at hand).
+        self.weigh: Callable[[list[Rep], list[Rep]], str | None] | None = None
         # The legs came to rest on the mat in the last push: the set is over.
         self.rested = False
         self._rest_now = False
@@ -510,8 +515,14 @@ class RepSegmenter:
             self._found[style].append(rep)
 
     def _decide(self, style: Literal["top", "floor"], why: str) -> None:
-        if self.style is None:
-            self.style, self._style_why = style, why
+        if self.style is not None:
+            return
+        other: Literal["top", "floor"] = "top" if style == "floor" else "floor"
+        if self.weigh is not None and self._posture == "lying":
+            instead = self.weigh(self._found[style], self._found[other])
+            if instead is not None:
+                style, why = other, f"{why}, but {instead}"
+        self.style, self._style_why = style, why
 
     def _resolve(self) -> None:
         """The set ends before its order was clear: raise → lower if the legs landed on the mat after a
@@ -674,9 +685,12 @@ class RepSegmenter:
         t_top = self._at(pend.top.index)
         window = takewhile(lambda te: t_now - te[0] <= _SETTLE_S,
                            zip(reversed(self._t), reversed(self._elev), strict=True))
-        recent = [e[side] for _, e in window if np.isfinite(e[side])]
-        settled = (len(recent) >= 2 and t_now - self._t[0] >= _SETTLE_S
-                   and max(recent) - min(recent) <= _SETTLE_RANGE_DEG)
+        recent = [(te, e[side]) for te, e in window if np.isfinite(e[side])]
+        levels = [v for _, v in recent]
+        # Held still for the whole time, as seen: a leg hidden on its way up and seen on two frames at
+        # the top has not settled there (it may be swinging past it).
+        settled = (len(recent) >= 2 and t_now - recent[-1][0] >= _SETTLE_COVER * _SETTLE_S
+                   and max(levels) - min(levels) <= _SETTLE_RANGE_DEG)
         halfway = pend.trough.value + 0.5 * (pend.top.value - pend.trough.value)
         if settled or value < halfway or t_now - t_top >= _TOP_WAIT_S:
             rep = rep or self._finish(side, leg, idx)

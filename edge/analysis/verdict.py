@@ -8,6 +8,10 @@ classifier's verdict on its movement make a rep (docs/analysis.md, "Rules and cl
   movements seen through, with short dropouts only, and a rep held up through a second of darkness
   reads to it as a stretch. A rep the member did is never dropped for what the camera missed; the price
   is that junk keypoints the detector keeps losing can pass as a rep.
+- Which reading of a set holds (reps done from the top or from the floor): the rules read it from the
+  set's bottoms; where the classifier makes no rep of some candidates of that reading and takes every
+  candidate of the other, the other holds (a top set lowered onto the mat with pauses reads like one
+  done from the floor, and its floor-reading candidates each span halves of two reps).
 - Variant: the classifier's most likely variant among those the posture allows (hanging from a bar:
   `hanging`; lying: `double_leg`, `single_leg` or `heel_tap`). Where it differs from the rules' reading
   the station logs one line, at most one a minute.
@@ -44,6 +48,12 @@ class ClassifiedJudge:
         self._logged_at = -float("inf")
         self._unlogged = 0
         self.disagreements = 0
+
+    def takes(self, movement: Movement) -> bool:
+        """Whether `judge` would keep a candidate on this movement (quietly: no note, no log)."""
+        if movement.unseen_share > self.config.unseen_max:
+            return True
+        return self.classifier.judge(movement).probs["not_a_rep"] < self.config.not_a_rep_min
 
     def judge(self, rep: Rep, movement: Movement) -> Rep | None:
         verdict = self.classifier.judge(movement)

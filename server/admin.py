@@ -18,6 +18,8 @@ def clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:
         raise AdminError(f"a station name is 1–{MAX_NAME} characters")
+    if not name.isprintable():
+        raise AdminError("a station name has no control characters")
     return name
 
 

@@ -4,7 +4,10 @@ tests, the benchmark and `matcoach server` build the same app around different p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,9 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import api, staff, wall
-from server.services import HERE, SOFTWARE_VERSION, Clock, Services
+from server.services import HERE, SOFTWARE_VERSION, Clock, Services, follow_changes
 from server.settings import ServerSettings
-from server.store import Store
+from server.store import Store, StoreUnavailable
 
 
 class BodyLimit:
@@ -90,11 +93,33 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": [_error(e) for e in exc.errors()[:20]]}, status_code=422)
 
 
+async def _unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    # A station keeps its events and tries again; nothing was stored, or it will be told `duplicate`.
+    return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503,
+                        headers={"Retry-After": "1"})
+
+
+@contextlib.asynccontextmanager
+async def _following_changes(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs, listen for changes made by the other server processes on its database."""
+    svc: Services = app.state.services
+    feed = svc.store.change_feed()
+    task = asyncio.create_task(follow_changes(svc, feed)) if feed is not None else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 def create_app(store: Store, settings: ServerSettings | None = None, clock: Clock = time.time) -> FastAPI:
     settings = settings or ServerSettings()
-    app = FastAPI(title="MatCoach server", version=SOFTWARE_VERSION)
+    app = FastAPI(title="MatCoach server", version=SOFTWARE_VERSION, lifespan=_following_changes)
     app.state.services = Services(store=store, settings=settings, clock=clock)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, _unavailable)  # type: ignore[arg-type]
     body_errors: dict[int | str, dict] = {400: {"description": "the body is not JSON"},
                                           413: {"description": "the body is over the size limit"}}
     app.include_router(api.router, responses=body_errors)

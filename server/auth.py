@@ -12,8 +12,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections import deque
 from dataclasses import dataclass
+
+from server.store import Store
 
 TOKEN_PREFIX = "mcs"
 
@@ -85,36 +86,29 @@ def verify_password(password: str, stored: str | None, cost: int = SCRYPT_N) -> 
 
 class LoginThrottle:
     """At most `attempts` failed logins per `window_s`, counted per client address and per username,
-    so neither one guessing machine nor many machines guessing one account get far."""
+    so neither one guessing machine nor many machines guessing one account get far. The failures are
+    kept in the store, so every server process sharing the database counts the same ones."""
 
-    def __init__(self, attempts: int, window_s: float) -> None:
+    def __init__(self, store: Store, attempts: int, window_s: float) -> None:
+        self.store = store
         self.attempts = attempts
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
 
     def retry_after(self, keys: list[str], now: float) -> float:
         """Seconds until a login may be tried again for these keys; 0 if it may now."""
         wait = 0.0
-        for key in keys:
-            times = self._recent(key, now)
-            if len(times) >= self.attempts:
-                wait = max(wait, times[0] + self.window_s - now)
+        for count, oldest in self.store.login_failures(_stored(keys), now - self.window_s).values():
+            if count >= self.attempts:
+                wait = max(wait, oldest + self.window_s - now)
         return wait
 
     def failed(self, keys: list[str], now: float) -> None:
-        for key in keys:
-            self._recent(key, now).append(now)
-        # Forget idle keys so a scan over many names can't grow memory without bound.
-        if len(self._failures) > 10_000:
-            for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window_s]:
-                del self._failures[key]
+        self.store.add_login_failure(_stored(keys), now, forget_before=now - self.window_s)
 
     def succeeded(self, keys: list[str]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+        self.store.clear_login_failures(_stored(keys))
+
+
+def _stored(keys: list[str]) -> list[str]:
+    # A username is whatever a login form was sent; PostgreSQL text can't hold NUL.
+    return [k.replace("\0", "\ufffd") for k in keys]

@@ -36,6 +36,9 @@ class LiveHub:
     def watching(self, station_id: str) -> bool:
         return bool(self._subscribers.get(station_id))
 
+    def watched(self) -> list[str]:
+        return [station_id for station_id, subs in self._subscribers.items() if subs]
+
     def subscribe(self, station_id: str) -> Subscription:
         sub = Subscription(self, station_id)
         self._subscribers[station_id].add(sub)

@@ -5,7 +5,9 @@ Routers import this module; the app factory imports the routers; nothing here im
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +20,13 @@ from server.auth import LoginThrottle
 from server.live import LiveHub
 from server.screen import wall_snapshot
 from server.settings import ServerSettings
-from server.store import Store
+from server.store import Store, StoreUnavailable
 
 Clock = Callable[[], float]
 HERE = Path(__file__).parent
 SOFTWARE_VERSION = __version__
 templates = Jinja2Templates(directory=HERE / "templates")
+log = logging.getLogger("matcoach.server")
 
 
 @dataclass
@@ -35,9 +38,11 @@ class Services:
     clock: Clock
     hub: LiveHub = field(default_factory=LiveHub)
     throttle: LoginThrottle = field(init=False)
+    # Stations whose wall state is being read now; True if it changed again meanwhile.
+    pushing: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.throttle = LoginThrottle(self.settings.login_attempts, self.settings.login_window_s)
+        self.throttle = LoginThrottle(self.store, self.settings.login_attempts, self.settings.login_window_s)
 
 
 def services(request: Request) -> Services:
@@ -45,12 +50,47 @@ def services(request: Request) -> Services:
 
 
 async def push_wall(svc: Services, station_id: str) -> None:
-    """Re-read a station's wall state and hand it to its open screens (if any are open)."""
+    """Re-read a station's wall state and hand it to its open screens (if any are open). A database
+    that can't be read just now leaves the screens as they are: the next change, or the change feed
+    coming back, brings them up to date."""
     if not svc.hub.watching(station_id):
         return
-    station = await run_in_threadpool(svc.store.station, station_id)
-    if station is None:
+    if station_id in svc.pushing:
+        # One read at a time per station, then one more if anything changed meanwhile: two reads
+        # at once could finish out of order and leave the screens on the older state.
+        svc.pushing[station_id] = True
         return
-    snapshot = await run_in_threadpool(wall_snapshot, svc.store, station, svc.clock(),
-                                       svc.settings.rest_after_s)
-    svc.hub.publish(station_id, snapshot)
+    svc.pushing[station_id] = False
+    try:
+        while True:
+            try:
+                snapshot = await run_in_threadpool(_snapshot, svc, station_id)
+            except StoreUnavailable as exc:
+                log.warning("wall screens of %s not updated: %s", station_id, exc)
+                return
+            if snapshot is not None:
+                svc.hub.publish(station_id, snapshot)
+            if not svc.pushing[station_id]:
+                return
+            svc.pushing[station_id] = False
+    finally:
+        del svc.pushing[station_id]
+
+
+def _snapshot(svc: Services, station_id: str) -> dict | None:
+    station = svc.store.station(station_id)
+    if station is None:
+        return None
+    return wall_snapshot(svc.store, station, svc.clock(), svc.settings.rest_after_s)
+
+
+async def follow_changes(svc: Services, feed: AsyncIterator[str | None]) -> None:
+    """Push what other server processes changed to the screens this one serves. Each push is a task
+    of its own, so a slow read for one station doesn't hold up the notices about the others."""
+    pushing: set[asyncio.Task] = set()
+    async for changed in feed:
+        for station_id in svc.hub.watched() if changed is None else [changed]:
+            if svc.hub.watching(station_id):
+                task = asyncio.create_task(push_wall(svc, station_id))
+                pushing.add(task)
+                task.add_done_callback(pushing.discard)

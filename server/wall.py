@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from server.screen import wall_snapshot
 from server.services import Services, services, templates
-from server.store import Station
+from server.store import Station, StoreUnavailable
 
 router = APIRouter(tags=["wall screen"])
 
@@ -43,7 +43,11 @@ def wall_state(wall_key: str, svc: Annotated[Services, Depends(services)]) -> di
 @router.websocket("/wall/{wall_key}/live")
 async def wall_live(websocket: WebSocket, wall_key: str) -> None:
     svc: Services = websocket.app.state.services
-    station = await run_in_threadpool(svc.store.station_by_wall_key, wall_key)
+    try:
+        station = await run_in_threadpool(svc.store.station_by_wall_key, wall_key)
+    except StoreUnavailable:
+        await websocket.close(code=1013, reason="try again later")  # the screen reconnects by itself
+        return
     if station is None:
         await websocket.close(code=4404, reason="no such wall screen")
         return
@@ -64,6 +68,9 @@ async def wall_live(websocket: WebSocket, wall_key: str) -> None:
             await websocket.send_json(waiter.result())
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except StoreUnavailable:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(code=1013, reason="try again later")
     finally:
         sub.close()
         listener.cancel()

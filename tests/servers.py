@@ -38,8 +38,9 @@ class Provisioned:
     token: str
 
 
-def provision(db: Path, names: list[str], cost: int = TEST_PASSWORD_COST) -> list[Provisioned]:
-    """Stations and a staff login in a fresh database, as an admin would make them."""
+def provision(db: Path | str, names: list[str], cost: int = TEST_PASSWORD_COST) -> list[Provisioned]:
+    """Stations and a staff login in a fresh database (a SQLite file or a database URL), as an admin
+    would make them."""
     store = open_store(str(db))
     try:
         admin.add_staff(store, STAFF_USER, STAFF_PASSWORD, time.time(), cost)
@@ -54,19 +55,28 @@ def provision(db: Path, names: list[str], cost: int = TEST_PASSWORD_COST) -> lis
 
 @dataclass
 class LiveServer:
-    """`matcoach server` as its own process, the way a gym runs it."""
+    """`matcoach server` as its own process, the way a gym runs it. `db` is a SQLite file (its log
+    beside it) or a database URL (then say where the log goes)."""
 
-    db: Path
+    db: Path | str
     config: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def log_path(self) -> Path:
+        if self.log is not None:
+            return self.log
+        assert isinstance(self.db, Path), "a server on a database URL needs a log path"
+        return self.db.with_suffix(".log")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> LiveServer:
-        log = open(self.db.with_suffix(".log"), "ab")  # noqa: SIM115 - lives as long as the process
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "matcoach", "server", "--config", str(self.config), "--db", str(self.db),
              "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
@@ -74,7 +84,7 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: "
-                                   f"{self.db.with_suffix('.log').read_text()[-2000:]}")
+                                   f"{self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
                     return self
@@ -102,7 +112,7 @@ def wait_for(predicate, timeout: float = 10.0, every: float = 0.02) -> bool:
     return False
 
 
-def count_stored(db: Path, kind: str = "rep") -> int:
+def count_stored(db: Path | str, kind: str = "rep") -> int:
     store = open_store(str(db))
     try:
         return store.count_events(kind)
@@ -129,8 +139,9 @@ def write_station_config(path: Path, url: str, token: str, source: list[str], he
     return path
 
 
-def settings_for_tests(db: Path, **overrides: object) -> ServerSettings:
-    return ServerSettings(database_url=f"sqlite:///{db}", password_cost=TEST_PASSWORD_COST, **overrides)
+def settings_for_tests(db: Path | str, **overrides: object) -> ServerSettings:
+    url = str(db) if "://" in str(db) else f"sqlite:///{db}"
+    return ServerSettings(database_url=url, password_cost=TEST_PASSWORD_COST, **overrides)
 
 
 def event_id() -> str:

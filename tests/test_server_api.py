@@ -1,7 +1,11 @@
-"""The station API in-process (FastAPI TestClient around a real SQLite file): tokens, exactly-once
-events, heartbeats, and what they do to the stored state."""
+"""The station API in-process (FastAPI TestClient around a real database, once on SQLite and once on
+PostgreSQL): tokens, exactly-once events, heartbeats, and what they do to the stored state."""
 
 from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,11 +16,10 @@ from tests.servers import heartbeat, mat_event, provision, rep_event, settings_f
 
 
 @pytest.fixture
-def env(tmp_path):
-    db = tmp_path / "matcoach.db"
-    stations = provision(db, ["Mat 1", "Mat 2"])
-    store = open_store(str(db))
-    app = create_app(store, settings_for_tests(db))
+def env(database):
+    stations = provision(database, ["Mat 1", "Mat 2"])
+    store = open_store(database)
+    app = create_app(store, settings_for_tests(database))
     with TestClient(app) as client:
         yield client, store, stations
     store.close()
@@ -74,10 +77,14 @@ def test_a_token_with_the_right_id_and_a_wrong_secret_is_refused(env):
     assert store.count_events("rep") == 0
 
 
-def test_only_a_hash_of_the_token_is_stored(env, tmp_path):
+def test_only_a_hash_of_the_token_is_stored(env, database, request):
     _, _, (mat1, _) = env
     secret = mat1.token.split("_", 2)[2]
-    raw = (tmp_path / "matcoach.db").read_bytes() + (tmp_path / "matcoach.db-wal").read_bytes()
+    if "://" in database:
+        raw = request.getfixturevalue("pg_cluster").dump(database).encode()
+        assert mat1.station_id.encode() in raw  # the dump has the stations in it
+    else:
+        raw = Path(database).read_bytes() + Path(database + "-wal").read_bytes()
     assert secret.encode() not in raw
 
 
@@ -119,3 +126,32 @@ def test_the_wall_state_follows_the_member(env):
     assert state["mode"] == "set"
     assert state["session"]["rep_count"] == 1 and state["session"]["last_rep"]["score"] == 91
     assert client.get("/wall/not-a-key").status_code == 404
+
+
+def test_a_screen_is_left_on_the_newest_state_when_a_rep_lands_during_a_read_of_the_last(env):
+    client, store, (mat1, _) = env
+    real = store.session_events
+    reading = threading.Event()
+
+    def session_events(*args: object) -> list:
+        events = real(*args)
+        if not reading.is_set():  # the first read dawdles with what it read: soon an old state
+            reading.set()
+            time.sleep(0.5)
+        return events
+
+    store.session_events = session_events  # type: ignore[method-assign]
+    hub = client.app.state.services.hub
+
+    def post(score: int) -> None:
+        r = client.post("/api/v1/events", json={"events": [rep_event(score=score)]}, headers=auth(mat1.token))
+        assert r.status_code == 200
+
+    with client.websocket_connect(mat1.wall_path + "/live") as ws:
+        ws.receive_json()
+        first = threading.Thread(target=post, args=(61,))
+        first.start()
+        assert reading.wait(5)
+        post(62)
+        first.join()
+        assert hub.latest[mat1.station_id]["session"]["last_rep"]["score"] == 62

@@ -26,13 +26,13 @@ def matcoach(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def test_add_station_prints_a_token_that_a_running_server_accepts(tmp_path):
-    db = tmp_path / "gym.db"
-    out = matcoach("server", "add-station", "Mat 4", "--db", str(db))
+def test_add_station_prints_a_token_that_a_running_server_accepts(tmp_path, database):
+    out = matcoach("server", "add-station", "Mat 4", "--db", database)
     assert out.returncode == 0, out.stderr
     fields = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert fields["wall"].startswith("screen /wall/")
-    server = LiveServer(db, write_server_config(tmp_path / "server.toml")).start()
+    server = LiveServer(database, write_server_config(tmp_path / "server.toml"), log=tmp_path / "server.log")
+    server.start()
     try:
         r = httpx.post(server.url + "/api/v1/heartbeat", json=heartbeat(),
                        headers={"Authorization": f"Bearer {fields['token']}"})
@@ -41,11 +41,10 @@ def test_add_station_prints_a_token_that_a_running_server_accepts(tmp_path):
         server.stop()
 
 
-def test_add_staff_reads_the_password_from_stdin_and_stores_only_a_slow_hash(tmp_path):
-    db = tmp_path / "gym.db"
-    out = matcoach("server", "add-staff", "sam", "--db", str(db), stdin="a long enough secret\n")
+def test_add_staff_reads_the_password_from_stdin_and_stores_only_a_slow_hash(database):
+    out = matcoach("server", "add-staff", "sam", "--db", database, stdin="a long enough secret\n")
     assert out.returncode == 0, out.stderr
-    store = open_store(str(db))
+    store = open_store(database)
     stored = store.staff_password_hash("sam")
     store.close()
     assert stored.startswith("scrypt$") and "a long enough secret" not in stored
@@ -62,12 +61,16 @@ def test_bad_server_settings_are_one_line_errors(tmp_path):
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[server]\nofline_after_s = 3\n")
     for args in (["server", "--config", str(unknown)],
-                 ["server", "--db", "postgresql://db.example/matcoach"],
+                 ["server", "--db", "mysql://db.example/matcoach"],
+                 ["server", "--db", "postgresql://matcoach:secret@127.0.0.1:1/matcoach"],  # nothing there
                  ["server", "--db", str(tmp_path)]):
         out = matcoach(*args)
         assert out.returncode == 2, (args, out.stderr)
         assert out.stderr.startswith("matcoach: error:") and "Traceback" not in out.stderr
     assert "ofline_after_s" in matcoach("server", "--config", str(unknown)).stderr
+    unreachable = matcoach("server", "--db", "postgresql://matcoach:secret@127.0.0.1:1/matcoach").stderr
+    assert "cannot open the database postgresql://matcoach:***@127.0.0.1:1/matcoach" in unreachable
+    assert "secret" not in unreachable and unreachable.strip().count("\n") == 0
     proxies = tmp_path / "proxies.toml"
     proxies.write_text('[server]\ntrusted_proxies = ["10.0.0.1", "proxy.local"]\n')
     out = matcoach("server", "--config", str(proxies))

@@ -1,7 +1,8 @@
 """Fuzz the server's OpenAPI schema with schemathesis: valid and invalid bodies, parameters and paths for
 every documented operation, authenticated as a real station (and a logged-in staff member, for the staff
-API). No response may be a 5xx, every response must be one the schema declares, with the declared
-content type and body shape, and the server must still answer afterwards."""
+API), once on SQLite and once on PostgreSQL. No response may be a 5xx, every response must be one the
+schema declares, with the declared content type and body shape, and the server must still answer
+afterwards."""
 
 from __future__ import annotations
 
@@ -49,11 +50,10 @@ class Fuzzed:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory):
-    db = tmp_path_factory.mktemp("fuzz") / "matcoach.db"
-    (mat1,) = provision(db, ["Mat 1"])
-    store = open_store(str(db))
-    app = create_app(store, settings_for_tests(db))
+def fuzzed(module_database):
+    (mat1,) = provision(module_database, ["Mat 1"])
+    store = open_store(module_database)
+    app = create_app(store, settings_for_tests(module_database))
     with TestClient(app) as client:
         # Something to read back, so the history and wall operations have data to return.
         client.post("/api/v1/events", json={"events": [rep_event()]},

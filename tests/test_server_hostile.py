@@ -1,9 +1,9 @@
 """Hostile input against the station API and the wall screen: every case gets a clear 4xx that names
 the field, stores nothing, never echoes the input back, and leaves the server serving.
 
-Most cases run in-process (TestClient around a real SQLite file); the ones about the HTTP layer itself
-(declared and streamed oversize bodies, broken Content-Length, abandoned slow bodies) run against a real
-`matcoach server` process over raw sockets."""
+Every case runs once on SQLite and once on PostgreSQL. Most run in-process (TestClient); the ones about
+the HTTP layer itself (declared and streamed oversize bodies, broken Content-Length, abandoned slow
+bodies) run against a real `matcoach server` process over raw sockets."""
 
 from __future__ import annotations
 
@@ -53,11 +53,10 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path):
-    db = tmp_path / "matcoach.db"
-    mat1, mat2 = provision(db, ["Mat 1", "Mat 2"])
-    store = open_store(str(db))
-    app = create_app(store, settings_for_tests(db))
+def env(database):
+    mat1, mat2 = provision(database, ["Mat 1", "Mat 2"])
+    store = open_store(database)
+    app = create_app(store, settings_for_tests(database))
     with TestClient(app) as client:
         yield Env(client, store, mat1, mat2)
     store.close()
@@ -519,18 +518,18 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live(tmp_path_factory, module_database):
     tmp = tmp_path_factory.mktemp("hostile-live")
-    db = tmp / "gym.db"
-    (mat1,) = provision(db, ["Mat 1"])
-    server = LiveServer(db, write_server_config(tmp / "server.toml")).start()
-    store = open_store(str(db))
+    (mat1,) = provision(module_database, ["Mat 1"])
+    server = LiveServer(module_database, write_server_config(tmp / "server.toml"), log=tmp / "server.log")
+    server.start()
+    store = open_store(module_database)
     try:
         yield Live(server, store, mat1.token)
     finally:
         server.stop()
         store.close()
-        log = db.with_suffix(".log").read_text()
+        log = server.log_path.read_text()
         assert "Traceback" not in log, log[-3000:]
 
 
@@ -615,10 +614,10 @@ def _closed_within(s: socket.socket, seconds: float, trickle: bytes = b"") -> fl
     return None
 
 
-def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_screen(tmp_path):
-    db = tmp_path / "gym.db"
-    (mat1,) = provision(db, ["Mat 1"])
-    server = LiveServer(db, write_server_config(tmp_path / "server.toml", slow_client_timeout_s=1.0)).start()
+def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_screen(tmp_path, database):
+    (mat1,) = provision(database, ["Mat 1"])
+    server = LiveServer(database, write_server_config(tmp_path / "server.toml", slow_client_timeout_s=1.0),
+                        log=tmp_path / "server.log").start()
     try:
         with connect(f"ws://127.0.0.1:{server.port}{mat1.wall_path}/live", open_timeout=5) as screen:
             assert json.loads(screen.recv(timeout=5))["mode"] == "idle"
@@ -645,5 +644,5 @@ def test_live_connections_whose_request_never_arrives_are_closed_but_not_a_wall_
         assert httpx.get(server.url + "/api/v1/health", timeout=5).status_code == 200
     finally:
         server.stop()
-    log = db.with_suffix(".log").read_text()
+    log = server.log_path.read_text()
     assert "Traceback" not in log, log[-3000:]

@@ -15,8 +15,9 @@ PYTHON=.venv/bin/python bash models/fetch_footage.sh
 
 # Debian packages the tests start for real: Chromium for the wall screen and the browser tests (driven by
 # Playwright, which is told where it is, so it never downloads a browser of its own), openssh-server for
-# the deployment tests' SSH hosts, and PostgreSQL for the server's fleet store.
-APT_PACKAGES="chromium fonts-dejavu-core openssh-server postgresql"
+# the deployment tests' SSH hosts (whose releases are virtual environments: python3-venv; their units
+# are checked by systemd-analyze: systemd), and PostgreSQL for the server's fleet store.
+APT_PACKAGES="chromium fonts-dejavu-core openssh-server postgresql python3-venv systemd"
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import threading
 import time
 import tomllib
@@ -168,13 +169,20 @@ class Station:
         self.fps = 0.0
         self.frames = 0
         self.last_error: str | None = None
+        # For the deploy's checks (deploy/): who is on the mat, so a restart never cuts a set short, and
+        # when the server last answered, so a new release is known to reach it. /health also names the
+        # installation that runs (sys.prefix, a release's own venv), so a deploy knows its release is up.
+        self.mat: str = "empty"
+        self._server_ok_at: float | None = None
         self._stream_t = 0.0  # the current frame's time on the source's clock
         self.health = Health(self._health_snapshot, settings.stall_after_s)
 
     def _health_snapshot(self) -> dict:
+        server_ok = self._server_ok_at
         return {"camera": self.camera, "fps": round(self.fps, 2), "frames": self.frames,
                 "backlog": self.outbox.backlog(), "last_error": self.last_error or self.uplink.last_error,
-                "version": __version__}
+                "version": __version__, "prefix": sys.prefix, "models": self.model_versions, "mat": self.mat,
+                "server_ok_s_ago": None if server_ok is None else round(time.monotonic() - server_ok, 2)}
 
     def _watchdog(self) -> None:
         """READY once running, then WATCHDOG=1 at half the unit's WatchdogSec while the pipeline is alive."""
@@ -202,6 +210,7 @@ class Station:
                                                       model_versions=self.model_versions))
                     registered = True
                 self.uplink.heartbeat(self._heartbeat())
+                self._server_ok_at = time.monotonic()
             except LinkDown as exc:
                 self.uplink.last_error = str(exc)
             self.stop.wait(self.settings.heartbeat_s)
@@ -281,6 +290,7 @@ class Station:
         for frame, image in frames:
             self._stream_t = frame.t
             events = maker.after_frame(analyzer, analyzer.push(frame, image))
+            self.mat = analyzer.mat_state
             if analyzer.mat_state == "empty" and analyzer.session.set_index:
                 # The member left: finish their session; the next person starts afresh.
                 events += maker.after_frame(analyzer, analyzer.drain())

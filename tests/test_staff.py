@@ -1,6 +1,6 @@
-"""The staff side in-process (FastAPI TestClient around a real SQLite file, a fake clock): login, its
-throttle and expiry, CSRF and Origin on every write, what each write does for the station, and the
-history API in JSON and CSV."""
+"""The staff side in-process (FastAPI TestClient around a real database, SQLite and PostgreSQL, a fake
+clock): login, its throttle and expiry, CSRF and Origin on every write, what each write does for the
+station, and the history API in JSON and CSV."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,7 +45,19 @@ class Env:
     store: Store
     mats: list[Provisioned]
     clock: Clock
-    db: object
+    db: str  # a SQLite file's path or a PostgreSQL URL
+
+    def stored_bytes(self) -> bytes:
+        """Everything the database holds, as it lies on disk (SQLite) or as its rows read (PostgreSQL)."""
+        if "://" not in self.db:
+            path = Path(self.db)
+            return path.read_bytes() + path.with_name(path.name + "-wal").read_bytes()
+        import psycopg
+
+        with psycopg.connect(self.db) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+            return "".join(str(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables).encode()
 
     @property
     def mat(self) -> Provisioned:
@@ -52,11 +65,11 @@ class Env:
 
 
 @pytest.fixture
-def make_env(tmp_path) -> Iterator:
+def make_env(database: str) -> Iterator:
     opened: list[tuple[TestClient, Store]] = []
 
     def make(**settings: object) -> Env:
-        db = tmp_path / "matcoach.db"
+        db = database
         mats = provision(db, ["Mat 1", "Mat 2"])
         store = open_store(str(db))
         clock = Clock()
@@ -122,7 +135,8 @@ def test_a_wrong_username_or_password_gets_the_form_again_and_no_cookie(env, use
 def test_passwords_are_stored_only_as_a_salted_scrypt_hash(env):
     stored = env.store.staff_password_hash(STAFF_USER)
     assert stored.startswith("scrypt$") and STAFF_PASSWORD not in stored
-    raw = env.db.read_bytes() + env.db.with_name(env.db.name + "-wal").read_bytes()
+    raw = env.stored_bytes()
+    assert STAFF_USER.encode() in raw  # what is stored is read
     assert STAFF_PASSWORD.encode() not in raw
 
 
@@ -345,7 +359,7 @@ def test_a_new_token_is_shown_once_and_replaces_the_old_one(env):
     assert token not in env.client.get("/staff").text
     assert token not in env.client.get("/staff/api/stations").text
     secret = token.split("_", 2)[2]
-    raw = env.db.read_bytes() + env.db.with_name(env.db.name + "-wal").read_bytes()
+    raw = env.stored_bytes()
     assert secret.encode() not in raw
 
 

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from edge.analysis.classifier import RepClassifier
+from edge.analysis.classifier import RepClassifier, Verdict
 from edge.analysis.config import ClassifierConfig
 from edge.analysis.movement import Movement
 from edge.analysis.reps import Note, Rep
@@ -51,13 +51,19 @@ class ClassifiedJudge:
 
     def takes(self, movement: Movement) -> bool:
         """Whether `judge` would keep a candidate on this movement (quietly: no note, no log)."""
-        if movement.unseen_share > self.config.unseen_max:
-            return True
-        return self.classifier.judge(movement).probs["not_a_rep"] < self.config.not_a_rep_min
+        return self._kept(movement, self.classifier.judge(movement))
+
+    def _kept(self, movement: Movement, verdict: Verdict) -> bool:
+        return (movement.unseen_share > self.config.unseen_max
+                or verdict.probs["not_a_rep"] < self.config.not_a_rep_min)
 
     def judge(self, rep: Rep, movement: Movement) -> Rep | None:
         verdict = self.classifier.judge(movement)
         p_none = verdict.probs["not_a_rep"]
+        if not self._kept(movement, verdict):
+            self._note(rep, False, f"the rules' {rep.variant} rep, but the rep classifier makes it no rep "
+                                   f"(p = {p_none:.2f})")
+            return None
         unseen = movement.unseen_share
         if unseen > self.config.unseen_max:
             label = verdict.label
@@ -65,10 +71,6 @@ class ClassifiedJudge:
             self._note(rep, True, f"the member went unseen in {unseen:.0%} of it: the rules' reading stands "
                                   f"(the rep classifier: {label}, p = {p:.2f})")
             return rep
-        if p_none >= self.config.not_a_rep_min:
-            self._note(rep, False, f"the rules' {rep.variant} rep, but the rep classifier makes it no rep "
-                                   f"(p = {p_none:.2f})")
-            return None
         allowed = ("hanging",) if rep.variant == "hanging" else LYING_VARIANTS
         variant = max(allowed, key=verdict.probs.__getitem__)
         if variant != rep.variant:

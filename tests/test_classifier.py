@@ -30,7 +30,7 @@ from edge.analysis.verdict import ClassifiedJudge
 from edge.pixels.model_files import MODELS_DIR
 from models.classifier.dataset import build
 from models.classifier.evaluate import evaluate
-from tests.accuracy import default_workers
+from tests.accuracy import default_workers, load_session
 from tests.servers import write_station_config
 from tests.sim import random_session_spec, simulate
 
@@ -209,3 +209,19 @@ def test_a_top_set_lowered_onto_the_mat_with_pauses_is_counted_whole() -> None:
     assert len(analysis.reps) == 12
     assert {r.rep.order for r in analysis.reps} == {"top"}
     assert any("makes no rep of" in n.why for n in analysis.notes)
+
+
+def test_a_set_read_from_the_floor_turns_to_the_top_when_the_classifier_says_so_a_few_reps_on() -> None:
+    """tests/scenarios seed 1065 (a tuning seed), the set at 19 s: six reps from the top, the first two
+    lowered onto the mat with pauses, so the set is read as done from the floor before the classifier
+    has seen anything wrong. From the third rep on, each floor-reading candidate spans halves of two reps
+    and is no rep to the classifier, while the top-reading ones overlapping it are: the reading turns
+    there, and the set is counted whole (3 of 6 without the turn)."""
+    session = load_session(1065, "scenarios")
+    truth = next(s for s in session.truth.sets if 15 <= s.reps[0].start_t <= 30)
+    assert len(truth.reps) == 6
+    analysis = analyze_frames(session.frames, session.header, explain=True)
+    found = [r for r in analysis.reps if 15 <= r.rep.start_t <= 80]
+    assert len(found) == 6
+    assert [r.rep.order for r in found] == ["floor"] * 2 + ["top"] * 4
+    assert any("but then the rep classifier makes no rep of" in n.why for n in analysis.notes)

@@ -23,15 +23,9 @@ NO_LEG_LIFT = [f for f, c in CLIPS.items() if not c.reps]
 
 # Measured on the clips; tests/footage.py and `matcoach analyze CLIP --explain` show each.
 NOT_YET = {
-    "legraise-feet-end.mp4": "filmed from the feet end, not the side: legs lying flat point at the camera "
-                             "and read -21° to +5° of elevation, the first raise is not followed, and one "
-                             "rep is reported from 2.3 to 5.2 s",
     "legraise-arch-then-flat.mp4": "the body runs off both sides of this portrait frame while lying: the "
                                    "pose model gives hips, knees and ankles confidences of 0.01-0.1 "
                                    "there, so the legs are never seen on the mat",
-    "glute-bridge.mp4": "one false rep (0.2-1.3 s): keypoints of the raised hips and bent knees read as legs "
-                        "rising to ~63-73°; the rep classifier makes it no rep (p 0.83), but the detector "
-                        "lost the member in 33% of it, where the rules' reading stands",
     "heeltap-toe-taps.mp4": "the int8 crops place the tapping foot with the resting one: the hip-ankle line "
                             "of the tapping leg stays at 40-50° through both taps",
 }

@@ -410,3 +410,79 @@ def test_a_leg_hidden_on_its_way_up_and_seen_at_the_peak_of_a_swing_has_not_sett
     reps = _feed(left + tail, fps, other=right + tail, noise=0.3)
     assert len(reps) == 3
     assert all(r.overshoot_deg >= 12.0 for r in reps), [r.overshoot_deg for r in reps]
+
+
+def _feed_tilted(elevation: list[float], tilt: list[float], fps: float, jitter: float, seed: int = 0,
+                 keep: Callable[[int], bool] = lambda i: True) -> list[Rep]:
+    """Both legs at `elevation`, the whole lying body read `tilt` degrees up (legs and trunk alike),
+    each keypoint-derived angle with per-frame jitter; frames where `keep` is false never arrive (nobody
+    was found in them)."""
+    rng = np.random.default_rng(seed)
+    seg = RepSegmenter()
+    reps: list[Rep] = []
+    for i, (e, up) in enumerate(zip(elevation, tilt, strict=True)):
+        if not keep(i):
+            continue
+        elev = e + up + rng.normal(0, jitter, 2)
+        a = BodyAngles(t=i / fps, posture="lying", leg_elevation=elev, knee_angle=np.array([175.0, 175.0]),
+                       leg_conf=np.array([0.9, 0.9]), trunk_elevation=up + float(rng.normal(0, jitter)),
+                       torso_px=200.0)
+        reps.extend(seg.push(a))
+    return reps + seg.flush()
+
+
+@pytest.mark.parametrize("rest", [0.8, 1.2])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_floor_set_filmed_along_the_body_lands_on_the_mat_though_the_body_reads_tilted(
+        seed: int, rest: float) -> None:
+    """As on a real clip filmed from the feet end: while the legs lie on the mat between reps the whole
+    body (legs and trunk) reads 14° up from where it lay at the start of the set, flat again just before
+    the legs lift, and every angle jitters by 2° a frame. Each raise and lowering is one rep, starting
+    where the legs leave the mat."""
+    fps = 25.0
+    e, spans = _floor_set(3, fps, top=100.0, rest_between=rest)
+    starts = [round(s * fps) for s, _ in spans]
+    flat_again = {i for s in starts for i in range(s - round(0.3 * fps), s)}
+    tilt = [0.0 if i < starts[1] - rest * fps or i in flat_again else 14.0 for i in range(len(e))]
+    reps = _feed_tilted(e, tilt, fps, jitter=2.0, seed=seed)
+    assert len(reps) == 3 and {r.order for r in reps} == {"floor"}
+    for rep, (start, end) in zip(reps, spans, strict=True):
+        assert rep.start_t == pytest.approx(start, abs=0.3) and rep.end_t == pytest.approx(end, abs=0.3)
+
+
+def test_legs_low_and_a_flat_trunk_are_no_landing_when_the_legs_hover() -> None:
+    """The same jitter, the trunk flat: a top set lowered to 15° with a pause stays a top set."""
+    fps = 30.0
+    e = _set_of_reps(4, fps, bottom=15.0, pause=0.8)
+    reps = _feed_tilted(e, [0.0] * len(e), fps, jitter=1.5)
+    assert len(reps) == 4 and {r.order for r in reps} == {"top"}
+
+
+def test_a_raise_and_lower_seen_on_a_few_frames_where_nobody_was_found_on_the_others_is_no_rep() -> None:
+    """The detector finds the member on 1 frame in 5 while the legs go up and down: too little of the
+    move was seen to call it a rep (frames where nobody was found never reach the segmenter)."""
+    fps = 25.0
+    e, spans = _floor_set(2, fps)
+    first = range(round(spans[0][0] * fps) - 5, round(spans[0][1] * fps) + 5)
+    reps = _feed_tilted(e, [0.0] * len(e), fps, jitter=0.3, keep=lambda i: i not in first or i % 5 == 0)
+    assert len(reps) == 1 and reps[0].start_t == pytest.approx(spans[1][0], abs=0.3)
+
+
+def test_legs_held_still_well_off_the_mat_are_no_rest() -> None:
+    """A top set whose member holds the legs at 25° for 4.5 s at one bottom, the trunk flat: a long
+    pause, not legs resting on the mat (those lie near where they rested or in line with the trunk), so
+    the rep goes on and the set with it."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    for pause in (0.5, 4.5, 0.5):
+        e += _ramp_move(88.0, 25.0, 3.0, 0.4, fps) + _hold(25.0, pause, fps)
+        e += _ramp_move(25.0, 88.0, 1.2, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    seg = RepSegmenter()
+    reps, rested_at = [], []
+    for i, v in enumerate(e):
+        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
+        rested_at += [i / fps] * seg.rested
+    reps += seg.flush()
+    assert len(reps) == 3 and {r.order for r in reps} == {"top"}
+    assert all(t > len(e) / fps - 5.0 for t in rested_at)  # the only rest: on the mat after the set

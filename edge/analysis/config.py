@@ -39,12 +39,14 @@ class RepConfig(_Strict):
     # Hanging, legs swing freely: between reps they dangle and sway up to 25° to and fro, and knees that
     # bend back pull the feet behind the body. A raise must cover this much to be a rep.
     hanging_min_amplitude_deg: float = Field(30.0, gt=0)
-    # Legs held still this long on the mat (within rest_max_deg of 0°) rest: that ends any rep in progress and
-    # the set. Longer than the guide's optional three-second pause at the bottom.
+    # Legs held still this long on the mat (within rest_max_deg of 0°, and near where they lie: see
+    # floor_tolerance_deg) rest: that ends any rep in progress and the set. Longer than the guide's
+    # optional three-second pause at the bottom.
     rest_s: float = Field(4.0, gt=0)
     rest_max_deg: float = Field(30.0, gt=0)
-    # Legs back within this of where they rested and still for touch_s are on the mat again: a set whose
-    # first bottom does that is done from the floor (raise → lower reps).
+    # Legs back within this of where they rested (or of the line of the trunk lying on the mat) and still
+    # for touch_s are on the mat again: a set whose first bottom does that is done from the floor
+    # (raise → lower reps).
     floor_tolerance_deg: float = Field(8.0, gt=0)
     touch_s: float = Field(0.3, gt=0)
     # A lowering held longer than this at the bottom, off the mat, is no rep any more.

@@ -30,7 +30,6 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import takewhile
 from typing import Literal
 
@@ -46,6 +45,14 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
 _SETTLE_COVER = 0.75  # share of _SETTLE_S the samples seen must span
+# A leg held still on the mat reads within _SETTLE_RANGE_DEG, widened by the pose model's frame-to-frame
+# jitter on this leg (per-frame noise, σ estimated from second differences): real pose models jitter
+# by ~0.4–1.4° a frame on a lying body (4–5° of wander over a touch of the mat), where the simulators'
+# errors drift slowly instead. Up to _STILL_MAX_DEG: more would take a slow turn at the bottom for a
+# touch.
+_JITTER_WIDENS = 4.0
+_STILL_MAX_DEG = 6.0
+_JITTER_SAMPLES = 64
 # Legs resting on the mat stay as still, but for a pose model's error on a lying body, which comes and
 # goes in steps of a few degrees that last a few frames: an excursion shorter than this is no movement.
 _REST_GRACE_S = 0.4
@@ -61,6 +68,8 @@ _KNEE_RUN_S = 0.7
 _LANDING_WAIT_S = 2.0
 # A floor rep starts and ends where the legs are within this share of its height of the mat.
 _FLOOR_NEAR = 0.1
+# The trunk's line is read as the median of its last few frames (see `_near_floor`).
+_TRUNK_FRAMES = 9
 # Longest wait at the top before a rep is reported anyway.
 _TOP_WAIT_S = 3.0
 
@@ -173,6 +182,9 @@ class _LegState:
     # The last three (index, elevation) seen: turning points are found on their median, so one wild
     # keypoint (worst with the knees drawn up, when hip and ankle are close) never makes a turn.
     recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=3))
+    # The last three filtered values, and the size of the last second differences between them.
+    smooth: deque[float] = field(default_factory=lambda: deque(maxlen=3))
+    wobble: deque[float] = field(default_factory=lambda: deque(maxlen=_JITTER_SAMPLES))
     # Held still (a touch of the mat, a stop at the top), and calm enough to be resting.
     still: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG))
     calm: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG, _REST_GRACE_S))
@@ -187,6 +199,7 @@ class _LegState:
     # A floor rep landed on this leg, waiting for the other leg to land too: (lift-off, landing, until t).
     waiting: tuple[_Turn, _Turn, float] | None = None
     landed: bool = False  # the leg has been still on the mat since its last peak
+    bottom: _Turn | None = None  # a rep's bottom off the mat, told once the leg is back up from it
 
     def reset(self) -> None:
         self.turns.clear()
@@ -195,6 +208,7 @@ class _LegState:
         self.ext_index = -1
         self.pending = None
         self.recent.clear()
+        self.smooth.clear()
         for spell in (self.still, self.calm):
             spell.index = -1
             spell.away.clear()
@@ -203,6 +217,7 @@ class _LegState:
         self.contact = None
         self.touches = 0
         self.landed = False
+        self.bottom = None
         self.waiting = None
 
     def filtered(self, idx: int, value: float) -> tuple[int, float] | None:
@@ -210,7 +225,15 @@ class _LegState:
         self.recent.append((idx, value))
         if len(self.recent) < 3:
             return None
-        return self.recent[1][0], sorted(v for _, v in self.recent)[1]
+        median = sorted(v for _, v in self.recent)[1]
+        self.smooth.append(median)
+        if len(self.smooth) == 3:
+            a, b, c = self.smooth
+            self.wobble.append(abs(a - 2 * b + c))
+            # For white noise of σ, |second difference| has median 0.6745·√6·σ ≈ 1.65σ.
+            jitter = float(np.median(self.wobble)) / 1.65 if len(self.wobble) >= _JITTER_SAMPLES // 4 else 0.0
+            self.still.width = min(_STILL_MAX_DEG, _SETTLE_RANGE_DEG + _JITTER_WIDENS * jitter)
+        return self.recent[1][0], median
 
     def hold(self, idx: int, t: float, value: float) -> None:
         """Follow the still and calm spells."""
@@ -310,6 +333,8 @@ class RepSegmenter:
         self._knee: deque[np.ndarray] = deque()
         self._conf: deque[np.ndarray] = deque()
         self._swing: deque[float] = deque()
+        # The trunk's elevation over the last frames it was seen lying (see `_near_floor`).
+        self._trunk: deque[float] = deque(maxlen=_TRUNK_FRAMES)
         # Lying on the mat or hanging from a bar: a change ends the set, as sitting up does.
         self._posture: Posture | None = None
         self._first = 0  # absolute index of the oldest buffered sample
@@ -320,6 +345,8 @@ class RepSegmenter:
         # of the one that holds are reported.
         self.style: Literal["top", "floor"] | None = None
         self._found: dict[str, list[Rep]] = {"top": [], "floor": []}
+        # Once the reading is known, the other one's recent candidates (see `_turned`).
+        self._shadow: list[Rep] = []
         # Given the candidates of the reading the set's bottoms tell and those of the other, a reason to
         # take the other one instead, or None (the analysis sets it when a rep classifier is at hand).
         self.weigh: Callable[[list[Rep], list[Rep]], str | None] | None = None
@@ -341,6 +368,13 @@ class RepSegmenter:
         t = np.fromiter(list(self._t)[sl], float)
         return (t, np.array(list(self._elev)[sl]), np.array(list(self._knee)[sl]),
                 np.array(list(self._conf)[sl]))
+
+    def _frame_dt(self) -> float:
+        """The input's frame interval: the typical step between buffered frames, most of which follow
+        one another (those where nobody was found are not buffered)."""
+        steps = np.diff(np.fromiter(self._t, float))
+        steps = steps[steps > 0]
+        return float(np.percentile(steps, 25)) if steps.size else 1.0
 
     def _trim(self) -> None:
         """Forget samples older than any rep can be; turns and reps under way that reach back that far
@@ -369,6 +403,7 @@ class RepSegmenter:
         """The member is no longer lying: no rep spans this."""
         for leg in self._legs:
             leg.reset()
+        self._trunk.clear()
         self._new_set()
 
     def end_set(self) -> list[Rep]:
@@ -398,6 +433,8 @@ class RepSegmenter:
         self._knee.append(a.knee_angle.astype(float))
         self._conf.append(a.leg_conf.astype(float))
         self._swing.append(a.swing_deg)
+        if a.posture == "lying" and math.isfinite(a.trunk_elevation):
+            self._trunk.append(a.trunk_elevation)
         idx = self._count - 1
         for side, leg in enumerate(self._legs):
             value = float(a.leg_elevation[side])
@@ -432,6 +469,7 @@ class RepSegmenter:
         """The legs rest: the next set's order is read afresh."""
         self.style = None
         self._found = {"top": [], "floor": []}
+        self._shadow = []
         for leg in self._legs:
             leg.touches = 0
 
@@ -497,8 +535,16 @@ class RepSegmenter:
         if turn is not None and turn.kind == "trough":
             self._note("floor", self._floor_rep(side, leg, turn))
             if not leg.landed and self._bottom_of_a_rep(leg, turn):
-                self._decide("top", f"its first bottom, {turn.value:.0f}° at {self._at(turn.index):.1f} s, "
-                             "was no landing on the mat")
+                leg.bottom = turn
+        bottom = leg.bottom
+        if bottom is not None and leg.landed:
+            leg.bottom = None
+        elif bottom is not None and value - bottom.value >= cfg.min_amplitude_deg:
+            # Back up by a rep's amplitude without touching the mat: the pose model's few degrees of
+            # wobble on a leg landing turn back no further.
+            leg.bottom = None
+            self._decide("top", f"its first bottom, {bottom.value:.0f}° at {self._at(bottom.index):.1f} s, "
+                         "was no landing on the mat")
         self._note("top", self._top_step(side, leg, idx, value, turn))
 
     def _bottom_of_a_rep(self, leg: _LegState, trough: _Turn) -> bool:
@@ -532,7 +578,8 @@ class RepSegmenter:
         self._decide("top", "it ended before any of its bottoms told")
 
     def _take(self) -> list[Rep]:
-        """The reps of the set's reading, once it is known; until then both readings keep theirs."""
+        """The reps of the set's reading, once it is known; until then both readings keep theirs. The
+        other reading's candidates are kept a while: the reading may still turn (`_turned`)."""
         if self.style is None:
             return []
         reps = self._found[self.style]
@@ -540,8 +587,38 @@ class RepSegmenter:
         for rep in self._found[other]:
             self._note_why(rep.start_t, rep.end_t, False, f"a rep {_ORDER[other]}, but the set was read as "
                            f"done {_ORDER[self.style]}: {self._style_why}")
+        since = self._t[-1] - self._keep_s
+        self._shadow = [r for r in self._shadow + self._found[other] if r.end_t >= since]
         self._found = {"top": [], "floor": []}
-        return reps
+        out: list[Rep] = []
+        for rep in reps:
+            out += self._turned(rep)
+        return out
+
+    def _turned(self, rep: Rep) -> list[Rep]:
+        """A candidate of the set's reading, or, where the rep classifier makes no rep of it and takes every
+        candidate of the other reading that overlaps it, those: from there on the other reading holds. (The
+        first bottoms of a top set lowered onto the mat with pauses tell "floor"; the classifier only
+        sees that the floor reading's candidates span halves of two reps a few reps on.)"""
+        def long_enough(r: Rep) -> bool:  # shorter is no rep in either reading (`_report`)
+            return r.end_t - r.start_t >= self.config.min_rep_s
+
+        overlapping = [r for r in self._shadow if long_enough(r)
+                       and min(r.end_t, rep.end_t) > max(r.start_t, rep.start_t)]
+        if (self.weigh is None or self._posture != "lying" or self.style is None or not overlapping
+                or not long_enough(rep)):
+            return [rep]
+        instead = self.weigh([rep], overlapping)
+        if instead is None:
+            return [rep]
+        old = self.style
+        self.style = "top" if old == "floor" else "floor"
+        self._style_why = (f"it was read as done {_ORDER[old]} until {rep.end_t:.1f} s, but then {instead}")
+        self._note_why(rep.start_t, rep.end_t, False, f"a rep {_ORDER[old]}: {self._style_why}")
+        self._shadow = [r for r in self._shadow if r not in overlapping] + [rep]
+        # Those sharing time with a rep already reported span part of it: the turn counts from after it.
+        return [r for r in overlapping
+                if not any(min(end, r.end_t) > max(start, r.start_t) for start, end, _ in self._reported)]
 
     def _still(self, side: int, leg: _LegState) -> None:
         """The leg has just held still long enough for a touch of the mat, or calm for a rest."""
@@ -564,6 +641,7 @@ class RepSegmenter:
             leg.contact = landing
         # A rest is declared on a sample at its level, never during an excursion that may be the rise.
         if (calm.index >= 0 and not calm.away and abs(calm.level) <= cfg.rest_max_deg and not leg.rested
+                and (leg.floor is None or self._near_floor(leg, calm.level))
                 and now - self._at(calm.index) >= cfg.rest_s):
             leg.rested = True
             # The lowest level it rests at is the mat: legs also hold still higher (a hollow hold).
@@ -596,10 +674,20 @@ class RepSegmenter:
         """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap
         the other leg stays up."""
         cfg = self.config
-        if leg.floor is None or leg.still.level > leg.floor + cfg.floor_tolerance_deg:
+        if not self._near_floor(leg, leg.still.level):
             return False
         other = self._elev[-1][1 - side]
         return not (np.isfinite(other) and other >= cfg.tabletop_other_leg_deg)
+
+    def _near_floor(self, leg: _LegState, level: float) -> bool:
+        """`level` is where the leg lies on the mat, as far as the pose model tells: near where it
+        rested, or in line with the trunk lying on the mat. (Filmed along the body, a whole lying body
+        can read tilted by 10–15° from where it read at the start of the set, legs and trunk alike.)"""
+        if leg.floor is None:
+            return False
+        tolerance = self.config.floor_tolerance_deg
+        tilt = float(np.median(self._trunk)) if self._trunk else 0.0
+        return level <= leg.floor + max(0.0, tilt) + tolerance
 
     def _raised(self, side: int, leg: _LegState, landing: _Turn) -> bool:
         """Since it last left the mat the leg went up and came back down to `landing`, each by a rep's
@@ -719,7 +807,7 @@ class RepSegmenter:
             if leg.recent and leg.floor is not None:
                 # The recording ends with the legs just back down: as if they had touched the mat.
                 i_last, v_last = leg.recent[-1]
-                if v_last <= leg.floor + self.config.floor_tolerance_deg:
+                if self._near_floor(leg, v_last):
                     landing = _Turn(i_last, v_last, "trough")
                     if self._raised(side, leg, landing):
                         leg.touches += 1
@@ -764,7 +852,7 @@ class RepSegmenter:
         if t[turn] - t[0] > cfg.max_rep_s:
             rejected(t[0], t[turn], f"over {cfg.max_rep_s:.0f} s long")
             return None
-        phases = _phases if kind == "top" else partial(_floor_phases, dangling=self._posture == "hanging")
+        phases = _phases if kind == "top" else _floor_phases
         ph = phases(t, _interp_nan(t, elev[:, side]), turn, cfg)
         # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
         # the other leg makes its own tap.
@@ -793,10 +881,13 @@ class RepSegmenter:
                      f"{cfg.max_bottom_pause_s:.0f} s")
             return None
         seen = int(np.isfinite(sig[in_rep]).sum())
-        if seen < _SEEN_SHARE * in_rep.sum():
+        # Frames where nobody was found at all never reach the segmenter: the rep's frames are counted
+        # from its span at the input's frame rate.
+        frames = max(int(in_rep.sum()), round((ph.end - ph.start) / self._frame_dt()) + 1)
+        if seen < _SEEN_SHARE * frames:
             # Mostly bridged over frames where the legs were not seen: a few stray points make no move.
             # (Feet out of the picture at the top hide a good part of a rep, and that is fine.)
-            rejected(ph.start, ph.end, f"legs seen in {seen} of its {in_rep.sum()} frames")
+            rejected(ph.start, ph.end, f"legs seen in {seen} of its {frames} frames")
             return None
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
@@ -908,10 +999,12 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
     )
 
 
-def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig, dangling: bool = False) -> _Phases:
+def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _Phases:
     """Raising, top and lowering of a floor rep: s leaves the mat at index 0, goes up, and is back
-    down at index `land` (the legs of a double-leg rep may still be landing after it). Legs dangling
-    from a bar sway before the raise: their rep starts where they last left the hang, not first."""
+    down at index `land` (the legs of a double-leg rep may still be landing after it). The rep starts
+    where the legs were last down before rising: legs dangling from a bar sway first, and a pose model's
+    reading of legs lying on the mat wobbles by more than the share of the rep's height that tells them
+    down."""
     peak = int(np.argmax(s[: land + 1]))
     top_v, start_v = float(s[peak]), float(np.min(s[: peak + 1]))
     land = peak + int(np.argmin(s[peak:]))
@@ -932,13 +1025,9 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig, dangl
     # The rep itself is bounded where the legs leave the mat and are back on it: a lowering that eases
     # onto the mat is still under way while it slows, until the legs are down.
     near = _FLOOR_NEAR * (top_v - min(start_v, land_v))
-    off = np.nonzero(s[: peak + 1] > start_v + near)[0]
     on = np.nonzero(s[: peak + 1] <= start_v + near)[0]
     down = np.nonzero(s[peak : land + 1] <= land_v + near)[0]
-    if dangling:
-        start = float(t[on[-1]]) if len(on) else a_start
-    else:
-        start = float(t[max(0, off[0] - 1)]) if len(off) else a_start
+    start = float(t[on[-1]]) if len(on) else a_start
     end = float(t[peak + down[0]]) if len(down) else d_end
     # The level the legs settle at on top before the lowering: a swing past it is an overshoot.
     held = s[peak : max(peak + 1, int(np.searchsorted(t, d_start)))]

@@ -187,9 +187,6 @@ def test_hollow_hold_duration_within_a_second(tally: Tally) -> None:
     assert max(tally.hold_err) <= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="95.1% → 92.7% of sets counted exactly (−2.4 points): the rep "
-                                       "classifier, trained with exchanges "
-                                       "of 1–5 of its 48 steps, still drops or relabels a few exchanged reps")
 def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_counts() -> None:
     # Real pose models put the left leg's points on the right leg for a frame or a few, most often in
     # the side view. Here an exchange of 1–3 frames starts on 2% of frames; before the smoother put them

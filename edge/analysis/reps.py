@@ -45,7 +45,7 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
 _SETTLE_COVER = 0.75  # share of _SETTLE_S the samples seen must span
-# A leg held still on the mat reads within _SETTLE_RANGE_DEG, widened by the pose model's frame-to-frame
+# A leg lying on the mat reads within _SETTLE_RANGE_DEG, widened by the pose model's frame-to-frame
 # jitter on this leg (per-frame noise, σ estimated from second differences): real pose models jitter
 # by ~0.4–1.4° a frame on a lying body (4–5° of wander over a touch of the mat), where the simulators'
 # errors drift slowly instead. Up to _STILL_MAX_DEG: more would take a slow turn at the bottom for a
@@ -185,10 +185,12 @@ class _LegState:
     # The last three filtered values, and the size of the last second differences between them.
     smooth: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     wobble: deque[float] = field(default_factory=lambda: deque(maxlen=_JITTER_SAMPLES))
-    # Held still (a touch of the mat, a stop at the top), and calm enough to be resting.
+    # Held still (a stop, on the mat or at the top); lying as still as the pose model lets a leg lying
+    # on the mat read (a touch of the mat); calm enough to be resting.
     still: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG))
+    lying: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG))
     calm: _Spell = field(default_factory=lambda: _Spell(_SETTLE_RANGE_DEG, _REST_GRACE_S))
-    touched: bool = False  # this still spell was taken as the legs back on the mat
+    touched: bool = False  # this lying spell was taken as the legs back on the mat
     rested: bool = False  # this calm spell has lasted `rest_s` at a resting level: a rest
     # Where this leg lies on the mat: the level it rested at, or started the set from. None: not seen
     # resting yet (a recording that begins mid-set, legs up).
@@ -209,7 +211,7 @@ class _LegState:
         self.pending = None
         self.recent.clear()
         self.smooth.clear()
-        for spell in (self.still, self.calm):
+        for spell in (self.still, self.lying, self.calm):
             spell.index = -1
             spell.away.clear()
         self.touched = self.rested = False
@@ -232,12 +234,13 @@ class _LegState:
             self.wobble.append(abs(a - 2 * b + c))
             # For white noise of σ, |second difference| has median 0.6745·√6·σ ≈ 1.65σ.
             jitter = float(np.median(self.wobble)) / 1.65 if len(self.wobble) >= _JITTER_SAMPLES // 4 else 0.0
-            self.still.width = min(_STILL_MAX_DEG, _SETTLE_RANGE_DEG + _JITTER_WIDENS * jitter)
+            self.lying.width = min(_STILL_MAX_DEG, _SETTLE_RANGE_DEG + _JITTER_WIDENS * jitter)
         return self.recent[1][0], median
 
     def hold(self, idx: int, t: float, value: float) -> None:
-        """Follow the still and calm spells."""
-        if self.still.extend(idx, t, value):
+        """Follow the still, lying and calm spells."""
+        self.still.extend(idx, t, value)
+        if self.lying.extend(idx, t, value):
             self.touched = False
         if self.calm.extend(idx, t, value):
             self.rested = False
@@ -395,7 +398,7 @@ class RepSegmenter:
                 leg.contact = None
             if leg.waiting is not None and leg.waiting[0].index < self._first:
                 leg.waiting = None
-            for spell in (leg.still, leg.calm):
+            for spell in (leg.still, leg.lying, leg.calm):
                 spell.index = max(spell.index, self._first) if spell.index >= 0 else -1
 
     # -- streaming ------------------------------------------------------------------------------
@@ -623,7 +626,7 @@ class RepSegmenter:
     def _still(self, side: int, leg: _LegState) -> None:
         """The leg has just held still long enough for a touch of the mat, or calm for a rest."""
         cfg = self.config
-        still, calm, now = leg.still, leg.calm, self._t[-1]
+        still, calm, now = leg.lying, leg.calm, self._t[-1]
         # Legs lie near 0°: a level far below it is the pose model pointing a leg at the head.
         if (still.index >= 0 and abs(still.level) <= cfg.rest_max_deg and not leg.touched
                 and now - self._at(still.index) >= cfg.touch_s and self._on_the_mat(side, leg)):
@@ -663,7 +666,7 @@ class RepSegmenter:
         c = leg.contact
         if c is None or c.kind != "trough" or c.index == idx:
             return
-        if 0 <= leg.still.index <= c.index or (0 <= leg.calm.index <= c.index and not leg.calm.away):
+        if 0 <= leg.lying.index <= c.index or (0 <= leg.calm.index <= c.index and not leg.calm.away):
             since, index = self._t[-1] - _LIFT_LEAD_S, c.index
             while index < idx and self._at(index + 1) <= since:
                 index += 1
@@ -674,7 +677,7 @@ class RepSegmenter:
         """The leg is back where it lies on the mat, and not tapping it from tabletop: during a heel tap
         the other leg stays up."""
         cfg = self.config
-        if not self._near_floor(leg, leg.still.level):
+        if not self._near_floor(leg, leg.lying.level):
             return False
         other = self._elev[-1][1 - side]
         return not (np.isfinite(other) and other >= cfg.tabletop_other_leg_deg)
@@ -726,13 +729,19 @@ class RepSegmenter:
 
     def _other_landing(self, side: int) -> bool:
         """The other leg is still moving: it has not held still since the last `touch_s` (a leg that landed
-        has, and so has a support leg bent on the mat). Not "above where it rests": a floor learnt from
-        the first frames of a set can sit a few degrees high, and the rep would end before the leg lands."""
+        has, and so has a support leg bent on the mat), nor lain on the mat as still as the pose model
+        reads a lying leg. Not "above where it rests": a floor learnt from the first frames of a set can
+        sit a few degrees high, and the rep would end before the leg lands."""
         other = self._legs[1 - side]
         now = self._elev[-1][1 - side]
         if other.floor is None or not np.isfinite(now):
             return False
-        return other.still.index < 0 or self._t[-1] - self._at(other.still.index) < self.config.touch_s
+
+        def lasted(spell: _Spell) -> bool:
+            return spell.index >= 0 and self._t[-1] - self._at(spell.index) >= self.config.touch_s
+
+        lying = lasted(other.lying) and self._near_floor(other, other.lying.level)
+        return not (lasted(other.still) or lying)
 
     def _waited(self, side: int, leg: _LegState) -> Rep | None:
         """A floor rep that waited for the other leg: measured once that leg is down or stopped."""
@@ -857,9 +866,10 @@ class RepSegmenter:
         # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
         # the other leg makes its own tap.
         in_rep = (t >= ph.start) & (t <= ph.end)
-        own_range = float(np.ptp(_interp_nan(t, elev[:, side])[in_rep])) if in_rep.any() else 0.0
+        moved = (t >= min(ph.start, ph.first_off if ph.first_off is not None else ph.start)) & (t <= ph.end)
+        own_range = float(np.ptp(_interp_nan(t, elev[:, side])[moved])) if moved.any() else 0.0
         other = elev[:, 1 - side]
-        other_ok = other[in_rep & np.isfinite(other)]
+        other_ok = other[moved & np.isfinite(other)]
         other_range = float(np.ptp(other_ok)) if len(other_ok) > 3 else 0.0
         moving: Moving = "both" if other_range >= cfg.both_legs_ratio * own_range else SIDES[side]
         own_knee = knee[:, side][in_rep]
@@ -940,6 +950,9 @@ class _Phases:
     in_speed: float
     out_speed: float
     overshoot: float
+    # When the legs first left where they rest (a floor rep: the mat; a top rep: the top). A pose model
+    # that reads one leg of a double-leg lift leaving late has the other already well up by `start`.
+    first_off: float | None = None
 
     @property
     def pause(self) -> float:
@@ -1025,6 +1038,7 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _P
     # The rep itself is bounded where the legs leave the mat and are back on it: a lowering that eases
     # onto the mat is still under way while it slows, until the legs are down.
     near = _FLOOR_NEAR * (top_v - min(start_v, land_v))
+    off = np.nonzero(s[: peak + 1] > start_v + near)[0]
     on = np.nonzero(s[: peak + 1] <= start_v + near)[0]
     down = np.nonzero(s[peak : land + 1] <= land_v + near)[0]
     start = float(t[on[-1]]) if len(on) else a_start
@@ -1047,6 +1061,7 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _P
         in_speed=0.0,
         out_speed=0.0,
         overshoot=max(0.0, top_v - level),
+        first_off=float(t[max(0, off[0] - 1)]) if len(off) else None,
     )
 
 

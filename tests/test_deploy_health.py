@@ -13,7 +13,8 @@ from tests.test_station import station_config
 
 
 def watch_station(tmp_path, url: str, token: str, seconds: float) -> list[dict]:
-    """Run a station replaying the sample session (about 7 s) and read its /health every 50 ms."""
+    """Run a station replaying the sample session (about 7 s, longer on a busy machine) and read its
+    /health every 50 ms, until the replay ends or `seconds` pass."""
     port = free_port()
     cfg = station_config(tmp_path, url, token)
     cfg.write_text(cfg.read_text().replace("health_port = 0", f"health_port = {port}"))
@@ -36,7 +37,7 @@ def watch_station(tmp_path, url: str, token: str, seconds: float) -> list[dict]:
 def test_health_names_the_installation_the_models_the_mat_and_the_last_answer_from_the_server(gym, tmp_path):
     server, mat, _ = gym
     server.start()
-    seen = watch_station(tmp_path, server.url, mat.token, seconds=8)
+    seen = watch_station(tmp_path, server.url, mat.token, seconds=60)  # the whole session
     assert seen and all(b["prefix"] == sys.prefix for b in seen)
     assert all(b["models"]["classifier"].startswith("rep-classifier.onnx sha256:") for b in seen)
     mats = [b["mat"] for b in seen]

@@ -169,7 +169,9 @@ def test_a_bad_event_anywhere_in_a_batch_refuses_the_whole_batch(env):
 
 @pytest.mark.parametrize("body", [b"[" * 100_000, b'{"events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
                                   literal("faults", "[" * 50_000 + "]" * 50_000),
-                                  b'{"events": [' + b'{"a":' * 30_000 + b"1" + b"}" * 30_000 + b"]}"])
+                                  b'{"events": [' + b'{"a":' * 30_000 + b"1" + b"}" * 30_000 + b"]}"],
+                         ids=["nested arrays", "arrays nested as the batch", "arrays nested in a field",
+                              "objects nested as an event"])
 def test_deeply_nested_json_is_refused_without_crashing(env, body):
     refused(env, "/api/v1/events", body, {400, 413, 422})
 

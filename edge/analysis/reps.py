@@ -950,8 +950,8 @@ class _Phases:
     in_speed: float
     out_speed: float
     overshoot: float
-    # When the legs first left where they rest (a floor rep: the mat; a top rep: the top). A pose model
-    # that reads one leg of a double-leg lift leaving late has the other already well up by `start`.
+    # A floor rep: when the leg first rose off the mat (None for a top rep). A pose model that reads one
+    # leg of a double-leg lift leaving late has the other already well up by `start`.
     first_off: float | None = None
 
     @property

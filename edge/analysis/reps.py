@@ -479,7 +479,7 @@ class RepSegmenter:
     def _report(self, rep: Rep, out: list[Rep]) -> bool:
         """Both legs of a double-leg rep find the same rep; it is reported once. No person lowers and
         raises a leg in less than `min_rep_s`: a shorter "rep" is noise or the legs exchanged."""
-        if rep.end_t - rep.start_t < self.config.min_rep_s:
+        if not self._long_enough(rep):
             self._note_why(rep.start_t, rep.end_t, False,
                            f"{rep.end_t - rep.start_t:.2f} s from start to end: nobody lowers and raises a "
                            f"leg in under {self.config.min_rep_s} s")
@@ -492,6 +492,10 @@ class RepSegmenter:
         self._reported.append((rep.start_t, rep.end_t, rep.moving))
         out.append(rep)
         return True
+
+    def _long_enough(self, rep: Rep) -> bool:
+        """Shorter than `min_rep_s` is no rep, in either reading."""
+        return rep.end_t - rep.start_t >= self.config.min_rep_s
 
     def _turning_point(self, leg: _LegState, idx: int, value: float) -> _Turn | None:
         """Advance the zig-zag; returns a turn confirmed by this sample."""
@@ -603,13 +607,10 @@ class RepSegmenter:
         candidate of the other reading that overlaps it, those: from there on the other reading holds. (The
         first bottoms of a top set lowered onto the mat with pauses tell "floor"; the classifier only
         sees that the floor reading's candidates span halves of two reps a few reps on.)"""
-        def long_enough(r: Rep) -> bool:  # shorter is no rep in either reading (`_report`)
-            return r.end_t - r.start_t >= self.config.min_rep_s
-
-        overlapping = [r for r in self._shadow if long_enough(r)
+        overlapping = [r for r in self._shadow if self._long_enough(r)
                        and min(r.end_t, rep.end_t) > max(r.start_t, rep.start_t)]
         if (self.weigh is None or self._posture != "lying" or self.style is None or not overlapping
-                or not long_enough(rep)):
+                or not self._long_enough(rep)):
             return [rep]
         instead = self.weigh([rep], overlapping)
         if instead is None:

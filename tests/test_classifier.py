@@ -118,14 +118,7 @@ def held_out() -> dict:
     return evaluate(data, probs, fault_probs, ClassifierConfig())
 
 
-# Strict: the day it holds, the mark fails and comes off.
-_NOT_YET = {"short_top": "held out, the classifier alone is right on every rep (F1 1.000) and the "
-                         "rules-unless-confident combination chosen on the validation sessions misses two "
-                         "(0.998)"}
-
-
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_NOT_YET[f]))
-                                   if f in _NOT_YET else f for f in SCORABLE_FAULTS])
+@pytest.mark.parametrize("fault", SCORABLE_FAULTS)
 def test_per_fault_the_combination_is_never_worse_than_the_better_of_rules_and_classifier(
         held_out: dict, fault: str) -> None:
     r = held_out["faults"][fault]

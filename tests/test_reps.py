@@ -179,10 +179,11 @@ def test_a_floor_rep_is_on_screen_soon_after_the_legs_land_from_the_second_on() 
     assert when[0] == when[1] and when[1] - spans[1][1] < 0.5 and when[2] - spans[2][1] < 0.5
 
 
-def test_legs_resting_on_the_mat_end_the_set_and_nothing_joins_across_the_rest() -> None:
+@pytest.mark.parametrize("lying_s", [5.0, 9.0])
+def test_legs_resting_on_the_mat_end_the_set_and_nothing_joins_across_the_rest(lying_s: float) -> None:
     fps = 20.0
-    # A set from the top, its final lowering, 6 s lying still with the legs down, then another set.
-    e = _set_of_reps(3, fps)[: -round(5.0 * fps)] + _hold(0.0, 6.0, fps)
+    # A set from the top, its final lowering, 5-9 s lying still with the legs down, then another set.
+    e = _set_of_reps(3, fps)[: -round(5.0 * fps)] + _hold(0.0, lying_s, fps)
     e += _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
     e += _top_rep(88.0, 15.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
     seg = RepSegmenter()
@@ -327,6 +328,52 @@ def test_a_pause_at_the_bottom_just_short_of_a_rest_is_no_rest_when_the_legs_ris
     reps += seg.flush()
     assert not rested
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}
+
+
+def _min_jerk(a: float, b: float, dur: float, fps: float) -> list[float]:
+    """A move from a to b as people make one: speed rising and falling smoothly (minimum jerk)."""
+    tau = np.linspace(0, 1, max(2, round(dur * fps)), endpoint=False)
+    return list(a + (b - a) * (10 * tau**3 - 15 * tau**4 + 6 * tau**5))
+
+
+@pytest.mark.xfail(strict=True, reason="a 3 s pause on the mat with the easing into and out of it reads "
+                   "4.0-4.4 s still, and legs still for `rest_s` (4 s) rest; at 5 s the rests between sets "
+                   "that a fidget breaks up go unseen (tests/sim tuning seeds: 2 sets lost, 1 won)")
+def test_the_guides_three_second_pause_on_the_mat_is_no_rest() -> None:
+    """A top set, its later reps lowered slowly onto the mat with the guide's three-second pause there:
+    easing into the pause and out of it reads as still as well (4.0-4.4 s in all), and each rep is
+    still one rep."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _min_jerk(0.0, 85.0, 1.5, fps) + _hold(85.0, 1.0, fps)
+    for bottom, pause in ((15.0, 0.5), (0.0, 3.0), (0.0, 3.0)):
+        e += _min_jerk(85.0, bottom, 4.5, fps) + _hold(bottom, pause, fps)
+        e += _min_jerk(bottom, 85.0, 2.0, fps) + _hold(85.0, 1.0, fps)
+    e += _min_jerk(85.0, 0.0, 2.0, fps) + _hold(0.0, 6.0, fps)
+    seg = RepSegmenter()
+    reps, rests = [], []
+    for i, v in enumerate(e):
+        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
+        rests += [i / fps] * seg.rested
+    reps += seg.flush()
+    assert len(reps) == 3 and {r.order for r in reps} == {"top"}, reps
+    assert len(rests) == 1 and rests[0] > len(e) / fps - 2.0  # the rest after the set, only
+
+
+def test_a_lowering_that_creeps_down_and_then_drops_is_one_rep_from_the_top() -> None:
+    """A member lowers the legs slowly for a few seconds, nearly stops, then lets them drop the rest of the
+    way and bounces back up: one rep, lowered from where the legs left the top (the drop alone, 0.6 s
+    with the return, is shorter than anyone lowers and raises a leg)."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _min_jerk(0.0, 85.0, 1.5, fps) + _hold(85.0, 1.5, fps)
+    e += _top_rep(85.0, 15.0, fps)
+    start = len(e) / fps
+    e += _min_jerk(85.0, 67.0, 3.2, fps) + _min_jerk(67.0, 38.0, 0.4, fps) + _min_jerk(38.0, 85.0, 0.5, fps)
+    e += _hold(85.0, 1.5, fps) + _top_rep(85.0, 15.0, fps)
+    e += _min_jerk(85.0, 0.0, 2.0, fps) + _hold(0.0, 5.0, fps)
+    reps = _feed(e, fps, noise=0.3)
+    assert len(reps) == 3 and {r.order for r in reps} == {"top"}, reps
+    # From the top (a held second tells where the legs left it, so the creep's first degrees are late).
+    assert reps[1].start_t == pytest.approx(start, abs=1.0) and reps[1].descent_s > 2.5
 
 
 def test_the_first_floor_rep_after_a_long_rest_on_the_mat_is_counted() -> None:
@@ -486,3 +533,18 @@ def test_legs_held_still_well_off_the_mat_are_no_rest() -> None:
     reps += seg.flush()
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}
     assert all(t > len(e) / fps - 5.0 for t in rested_at)  # the only rest: on the mat after the set
+
+
+def test_a_wild_reading_at_the_top_between_unseen_frames_does_not_lose_the_rep() -> None:
+    """A foot out of the picture at the top: the leg is seen on a few frames only, one of them read at the
+    mat. The medians of three that find the turns leave that reading out, and so must the rep they
+    measure (it was taken for the bottom, and the rep came out 0.6 s long)."""
+    fps, nan = 25.0, float("nan")
+    top = _ramp_move(8.0, 75.0, 0.5, 0.2, fps) + [nan] * 44 + [73.0, nan, nan, nan, 0.8] + [nan] * 7
+    top += [75.0, 75.0, *_hold(75.0, 0.3, fps)]
+    e = _hold(80.0, 0.5, fps) + _ramp_move(80.0, 8.0, 4.0, 0.4, fps) + _hold(8.0, 1.0, fps) + top
+    e += _ramp_move(75.0, 10.0, 1.2, 0.3, fps) + _hold(10.0, 3.0, fps) + _ramp_move(10.0, 78.0, 1.5, 0.3, fps)
+    e += _hold(78.0, 1.0, fps) + _ramp_move(78.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 6.0, fps)
+    reps = _feed(e, fps, other=[-5.0] * len(e))
+    assert [(r.order, r.moving) for r in reps] == [("top", "left")] * 2, reps
+    assert reps[0].start_t == pytest.approx(0.5, abs=0.5) and reps[0].end_t == pytest.approx(5.9, abs=0.4)

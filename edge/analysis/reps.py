@@ -45,6 +45,9 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
 _SETTLE_COVER = 0.75  # share of _SETTLE_S the samples seen must span
+# Legs held at the top before a lowering stay within _SETTLE_RANGE_DEG for this long; a lowering as slow
+# as 3°/s moves further.
+_HELD_S = 1.0
 # A leg lying on the mat reads within _SETTLE_RANGE_DEG, widened by the pose model's frame-to-frame
 # jitter on this leg (per-frame noise, σ estimated from second differences): real pose models jitter
 # by ~0.4–1.4° a frame on a lying body (4–5° of wander over a touch of the mat), where the simulators'
@@ -318,6 +321,22 @@ def _motion_bounds(t: np.ndarray, s: np.ndarray, lo: int, hi: int, sign: float, 
     return start, end
 
 
+def _left_hold(t: np.ndarray, s: np.ndarray, start: int, level: float) -> float:
+    """When the legs left the level they held at or above `level` (near the top), if they only went down
+    from there to sample `start` (where the lowering reached its speed): a member who lowers slowly,
+    even stopping on the way, and then lets the legs drop began the rep at the top, not where the drop
+    began. Otherwise t[start]."""
+    highest = s[start]
+    for j in range(start, -1, -1):
+        if s[j] < highest - _SETTLE_RANGE_DEG:
+            break  # the legs went up on the way: not one lowering
+        highest = max(highest, s[j])
+        held = s[np.searchsorted(t, t[j] - _HELD_S): j + 1]
+        if t[j] - t[0] >= _HELD_S and s[j] >= level and np.ptp(held) <= _SETTLE_RANGE_DEG:
+            return float(t[j])
+    return float(t[start])
+
+
 def _value_at(t: np.ndarray, s: np.ndarray, when: float) -> float:
     return float(np.interp(when, t, s))
 
@@ -443,6 +462,7 @@ class RepSegmenter:
             value = float(a.leg_elevation[side])
             sample = leg.filtered(idx, value) if np.isfinite(value) else None
             if sample is not None:
+                self._unstray(side, leg)
                 self._step(side, leg, *sample)
         reps += self._reported_now()
         if self._rest_now:
@@ -451,6 +471,17 @@ class RepSegmenter:
             self.rested = True
         self._trim()
         return reps
+
+    def _unstray(self, side: int, leg: _LegState) -> None:
+        """The middle one of the leg's last three readings, if alone between unseen frames and further than
+        a turn from their median, is kept as that median. Where a foot is out of the picture the pose
+        model now and then guesses it, at the mat as likely as anywhere: the turns are found on the
+        medians (`_LegState.filtered`), and a guess must not be the bottom or top a rep is measured from."""
+        (i0, v0), (i1, v1), (i2, v2) = leg.recent
+        median = sorted((v0, v1, v2))[1]
+        if (i1 - i0 > 1 and i2 - i1 > 1 and i1 >= self._first
+                and abs(v1 - median) > self.config.turn_hysteresis_deg):
+            self._elev[i1 - self._first][side] = median
 
     def _reported_now(self) -> list[Rep]:
         out: list[Rep] = []
@@ -978,6 +1009,9 @@ def _phases(t: np.ndarray, s: np.ndarray, top: int, cfg: RepConfig) -> _Phases:
                                     s >= drop_hi, s <= drop_lo, cfg)
     a_start, a_end = _motion_bounds(t, s, tr, top, +1.0, top_v - bottom_v, (s > rise_lo) & (s < rise_hi),
                                     s <= rise_lo, s >= rise_hi, cfg)
+    highest = float(s[: tr + 1].max())
+    d_start = min(d_start, _left_hold(t, s, int(np.searchsorted(t, d_start)),
+                                      highest - 0.25 * (highest - bottom_v)))
     a_start = max(a_start, d_end)
 
     # Settled top after the rep: if the legs swung past it, the swing is an overshoot and the ascent

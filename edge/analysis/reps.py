@@ -45,8 +45,8 @@ SIDES: tuple[Moving, Moving] = ("left", "right")
 _SETTLE_S = 0.4
 _SETTLE_RANGE_DEG = 3.0
 _SETTLE_COVER = 0.75  # share of _SETTLE_S the samples seen must span
-# Legs held at the top before a lowering stay within _SETTLE_RANGE_DEG for this long; a lowering as slow
-# as 3°/s moves further.
+# Legs held at the top before a lowering stay within _SETTLE_RANGE_DEG for this long; a lowering faster
+# than 3°/s leaves that range.
 _HELD_S = 1.0
 # A leg lying on the mat reads within _SETTLE_RANGE_DEG, widened by the pose model's frame-to-frame
 # jitter on this leg (per-frame noise, σ estimated from second differences): real pose models jitter

@@ -36,6 +36,17 @@ def _both(t: float, v: float, knee: float = 175.0) -> BodyAngles:
                       leg_conf=np.array([0.9, 0.9]), trunk_elevation=0.0, torso_px=200.0)
 
 
+def _both_legs(elevation: list[float], fps: float, wobble: float = 0.0) -> tuple[list[Rep], list[float]]:
+    """Both legs through `elevation`, each frame `wobble`·sin(i) off it: the reps, and when the legs
+    rested."""
+    seg = RepSegmenter()
+    reps, rests = [], []
+    for i, v in enumerate(elevation):
+        reps += seg.push(_both(i / fps, v + wobble * math.sin(i)))
+        rests += [i / fps] * seg.rested
+    return reps + seg.flush(), rests
+
+
 def _top_rep(top: float, bottom: float, fps: float, descent: float = 4.0) -> list[float]:
     """A rep from the top: lower, raise, a second at the top."""
     lower, lift = _ramp_move(top, bottom, descent, 0.4, fps), _ramp_move(bottom, top, 1.5, 0.3, fps)
@@ -186,13 +197,7 @@ def test_legs_resting_on_the_mat_end_the_set_and_nothing_joins_across_the_rest(l
     e = _set_of_reps(3, fps)[: -round(5.0 * fps)] + _hold(0.0, lying_s, fps)
     e += _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
     e += _top_rep(88.0, 15.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
-    seg = RepSegmenter()
-    reps, rests = [], []
-    for i, v in enumerate(e):
-        a = _both(i / fps, v)
-        reps += seg.push(a)
-        rests += [i / fps] * seg.rested
-    reps += seg.flush()
+    reps, rests = _both_legs(e, fps)
     assert len(reps) == 4 and all(r.order == "top" for r in reps)
     assert all(r.end_t - r.start_t < 8.0 for r in reps)  # no rep spans the rest
     assert len(rests) >= 1
@@ -320,13 +325,8 @@ def test_a_pause_at_the_bottom_just_short_of_a_rest_is_no_rest_when_the_legs_ris
         e += _ramp_move(88.0, 10.0, 3.0, 0.4, fps) + _hold(10.0, pause, fps)
         e += _ramp_move(10.0, 88.0, 1.0, 0.3, fps) + _hold(88.0, 1.0, fps)
     e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps)
-    seg = RepSegmenter()
-    reps, rested = [], False
-    for i, v in enumerate(e):
-        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
-        rested |= seg.rested
-    reps += seg.flush()
-    assert not rested
+    reps, rests = _both_legs(e, fps, wobble=0.3)
+    assert not rests
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}
 
 
@@ -349,12 +349,7 @@ def test_the_guides_three_second_pause_on_the_mat_is_no_rest() -> None:
         e += _min_jerk(85.0, bottom, 4.5, fps) + _hold(bottom, pause, fps)
         e += _min_jerk(bottom, 85.0, 2.0, fps) + _hold(85.0, 1.0, fps)
     e += _min_jerk(85.0, 0.0, 2.0, fps) + _hold(0.0, 6.0, fps)
-    seg = RepSegmenter()
-    reps, rests = [], []
-    for i, v in enumerate(e):
-        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
-        rests += [i / fps] * seg.rested
-    reps += seg.flush()
+    reps, rests = _both_legs(e, fps, wobble=0.3)
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}, reps
     assert len(rests) == 1 and rests[0] > len(e) / fps - 2.0  # the rest after the set, only
 
@@ -525,12 +520,7 @@ def test_legs_held_still_well_off_the_mat_are_no_rest() -> None:
         e += _ramp_move(88.0, 25.0, 3.0, 0.4, fps) + _hold(25.0, pause, fps)
         e += _ramp_move(25.0, 88.0, 1.2, 0.3, fps) + _hold(88.0, 1.0, fps)
     e += _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
-    seg = RepSegmenter()
-    reps, rested_at = [], []
-    for i, v in enumerate(e):
-        reps += seg.push(_both(i / fps, v + 0.3 * math.sin(i)))
-        rested_at += [i / fps] * seg.rested
-    reps += seg.flush()
+    reps, rested_at = _both_legs(e, fps, wobble=0.3)
     assert len(reps) == 3 and {r.order for r in reps} == {"top"}
     assert all(t > len(e) / fps - 5.0 for t in rested_at)  # the only rest: on the mat after the set
 

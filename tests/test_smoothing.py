@@ -168,3 +168,35 @@ def test_legs_passing_each_other_keep_their_own_tracks() -> None:
     final = _legs(80.0, 20.0)
     assert np.linalg.norm(out[15, :2] - final[15, :2]) < 0.1 * LEG_PX
     assert np.linalg.norm(out[16, :2] - final[16, :2]) < 0.1 * LEG_PX
+
+
+def test_legs_come_back_the_right_way_round_after_the_person_went_unseen() -> None:
+    # Unseen for 1.2 s while the raised leg came down from 80° to 35°, then seen again exchanged, and of
+    # the legs only the hips and the raised foot sure (a foot that moved too far in the gap to tell by
+    # itself): taken as it came, the legs would stay exchanged for the rest of the set (the following
+    # frames, right again, would each look exchanged against the track).
+    f = OneEuroFilter()
+    for i in range(10):
+        f.update(i / 30, _legs(80.0, 0.0))
+    back = _exchanged(_legs(35.0, 0.0))
+    back[LEFT_LEG[1:] + RIGHT_LEG[1:2], 2] = 0.1
+    f.update(1.5, back)
+    out = f.update(1.5 + 1 / 30, _legs(34.0, 0.0))
+    assert _ankle_angle(out) == pytest.approx(34.0, abs=3.0)
+    assert np.linalg.norm(out[16, :2] - _legs(34.0, 0.0)[16, :2]) < 0.05 * LEG_PX
+
+
+def test_after_the_person_went_unseen_the_far_leg_is_the_one_the_model_is_less_sure_of() -> None:
+    # A heel tap seen from the side: in a 1.2 s gap the far leg (left, placed at 0.45) came down and the
+    # near one (0.9) went up. Where each leg now lies fits the other's track, and would exchange them;
+    # which one the model is less sure of says they are the right way round.
+    f = OneEuroFilter()
+    before = _legs(45.0, 0.0)
+    before[LEFT_LEG, 2] = 0.45
+    for i in range(20):
+        f.update(i / 30, before)
+    after = _legs(0.0, 45.0)
+    after[LEFT_LEG, 2] = 0.45
+    out = f.update(2.0, after)
+    assert np.allclose(out[LEFT_LEG, :2], after[LEFT_LEG, :2], atol=0.5)
+    assert np.allclose(out[RIGHT_LEG, :2], after[RIGHT_LEG, :2], atol=0.5)

@@ -16,6 +16,12 @@ come, the two legs' tracks would jump across and back, which reads as a leg swin
 a phantom rep. So each limb group (head, arms, legs) of an observation is taken the way round that lies
 closer to where the track is heading. Measured on 30 simulated sessions (`tests/accuracy.py`) with such
 exchanges starting on 2% of frames: sets counted exactly fell from 97% to 32% without this.
+
+Where the person went unseen for a moment (0.5–2 s), the first observation after would set the tracks
+afresh as it comes, and an exchange the model made there would stay for as long as the legs are apart: a
+single-leg member's raised leg taken for the resting one reads as a rep of each. So a group coming back is
+put the way round the model's confidences say (the far side is the one it is less sure of), and where they
+do not tell, the way round that fits where its points were last seen.
 """
 
 from __future__ import annotations
@@ -51,6 +57,18 @@ _GROUPS = tuple(
 # A group is exchanged back only when that fits the track this much better: where both legs lie
 # together (a double-leg lift in profile) either way round fits, and the labels are left alone.
 SWAP_MARGIN = 0.5
+# Which way round a limb group is, is judged against where its points were last seen for this long, well
+# past `reinit_after_s`: after the person went unseen for a second, the positions are too stale to glide
+# from, but still tell a raised leg from one on the mat, and taking the first observation as it comes
+# would keep an exchange the model made there for as long as the legs stay apart.
+IDENTITY_MEMORY_S = 2.0
+# Seen from the side, the far limb is the one the model is less sure of, whichever way it labels it: where
+# the two sides' usual confidences differ by this much, and this frame's do too, that tells which way
+# round a group comes back after the person went unseen. Positions cannot, where both legs moved in the
+# gap (a heel tap's legs pass each other), and there the confidence still does.
+SIDE_CONF_GAP = 0.2
+# Weight of each frame in a keypoint's usual confidence (an exponential mean over about 10 frames).
+_CONF_MEAN_RATE = 0.1
 
 
 def _alpha(cutoff: np.ndarray | float, dt: np.ndarray) -> np.ndarray:
@@ -77,6 +95,8 @@ class OneEuroFilter:
         self._x = np.zeros((NUM_KEYPOINTS, 2))
         self._dx = np.zeros((NUM_KEYPOINTS, 2))
         self._conf = np.zeros(NUM_KEYPOINTS)
+        self._usual_conf: np.ndarray | None = None
+        self._seen_t = -math.inf  # when the person was last observed at all
         # Time each keypoint was last updated; -inf marks a keypoint never seen (or forgotten).
         self._last_t = np.full(NUM_KEYPOINTS, -np.inf)
 
@@ -88,28 +108,57 @@ class OneEuroFilter:
     def _same_way_round(self, t: float, obs: np.ndarray) -> np.ndarray:
         """`obs`, with left and right exchanged in each limb group where that fits the track far better."""
         gap = t - self._last_t
-        tracked = gap <= self.config.reinit_after_s
+        tracked = gap <= IDENTITY_MEMORY_S
         # Where each point should be by now: a moving leg's filtered track trails the leg, and where two
-        # legs pass each other the trailing track can lie nearer the other leg's point.
-        ahead = self._x + self._dx * np.where(tracked, gap, 0.0)[:, None]
+        # legs pass each other the trailing track can lie nearer the other leg's point. A point unseen for
+        # longer is looked for where it was: its speed then says little of where it went.
+        recent = gap <= self.config.reinit_after_s
+        ahead = self._x + self._dx * np.where(recent, gap, 0.0)[:, None]
+        # Only where the whole person was unseen: a limb the model stays unsure of for a while (a lying
+        # body's far leg often is) is no limb coming back, and its guessed points tell nothing.
+        back = t - self._seen_t > self.config.reinit_after_s
         out = obs.copy()
         for group in _GROUPS:
             half = len(group) // 2
             swapped = np.concatenate([group[half:], group[:half]])
-            # Only points the track holds and the model is sure of, in both labellings.
-            both = tracked[group] & (obs[group, 2] >= self.min_conf) & (obs[swapped, 2] >= self.min_conf)
-            if not both.any():
+            if not back:
+                # Only points the track holds and the model is sure of, in both labellings.
+                sure = (recent[group] & (obs[group, 2] >= self.min_conf) & (obs[swapped, 2] >= self.min_conf))
+            else:
+                # The whole group comes back after the person went unseen: its first observation sets the
+                # track for good. Which side is the far one tells, where it can; otherwise every point the
+                # model placed is asked where it lies, sure of it or not.
+                side = self._far_side(group, obs)
+                if side is not None:
+                    if side:
+                        out[group] = obs[swapped]
+                    continue
+                sure = tracked[group] & tracked[swapped]
+            if not sure.any():
                 continue
-            track = ahead[group][both]
-            as_is = np.linalg.norm(obs[group, :2][both] - track, axis=1).sum()
-            exchanged = np.linalg.norm(obs[swapped, :2][both] - track, axis=1).sum()
+            track = ahead[group][sure]
+            as_is = np.linalg.norm(obs[group, :2][sure] - track, axis=1).sum()
+            exchanged = np.linalg.norm(obs[swapped, :2][sure] - track, axis=1).sum()
             if exchanged < SWAP_MARGIN * as_is:
                 out[group] = obs[swapped]
         return out
 
+    def _far_side(self, group: np.ndarray, obs: np.ndarray) -> bool | None:
+        """Whether `obs` has the group's sides exchanged, by which side the model is less sure of; None
+        where the confidences do not tell."""
+        if self._usual_conf is None:
+            return None
+        half = len(group) // 2
+        usual = self._usual_conf[group[:half]].mean() - self._usual_conf[group[half:]].mean()
+        now = obs[group[:half], 2].mean() - obs[group[half:], 2].mean()
+        if min(abs(usual), abs(now)) < SIDE_CONF_GAP:
+            return None
+        return bool(usual * now < 0)
+
     def update(self, t: float, keypoints: np.ndarray) -> np.ndarray:
         """Feed one observation taken at time t (seconds) and return the smoothed keypoints."""
         obs = self._same_way_round(t, np.asarray(keypoints, dtype=np.float64))
+        self._seen_t = max(self._seen_t, t)
         xy, conf = obs[:, :2], obs[:, 2]
         seen = conf >= self.min_conf
         gap = t - self._last_t
@@ -135,6 +184,10 @@ class OneEuroFilter:
         # Unseen keypoints report this frame's low confidence at their held position; one never seen
         # at all has no held position, so the raw guess is passed through, still flagged by its conf.
         self._conf = conf.copy()
+        if self._usual_conf is None:
+            self._usual_conf = conf.copy()
+        else:
+            self._usual_conf += _CONF_MEAN_RATE * (conf - self._usual_conf)
         never = ~seen & np.isneginf(self._last_t)
         self._x[never] = xy[never]
         return self.estimate

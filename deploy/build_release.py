@@ -28,7 +28,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 EXTRAS = ("edge", "server")
-MODELS = ("rep-classifier.onnx", "yolo11n-pose-dyn-int8.onnx")
+MODELS = ("rep-classifier.onnx", "yolo11n-pose-dyn.onnx")
 
 
 def pinned_requirements(project: str, extras: tuple[str, ...]) -> list[str]:

@@ -22,13 +22,10 @@ import httpx
 import numpy as np
 import pytest
 
-from edge.pixels.model_files import MODELS_DIR
 from tests.servers import count_stored, free_port, wait_for, write_station_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT.parent / "shared" / "footage" / "legraise-gym.mp4"
-# The smallest pose model, for both runs of a comparison: the darkness, not the model, is under test.
-FAST_MODEL = MODELS_DIR / "yolo11n-pose-320-int8.onnx"
 DARK_AT_S, DARK_S = 2.0, 1.5  # on the clip's clock: legs held up in the first rep
 FADE_END_S = 0.6  # the picture is back whole
 
@@ -74,8 +71,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _analyze(video: Path) -> dict:
-    res = subprocess.run([sys.executable, "-m", "matcoach", "analyze", str(video), "--json",
-                          "--model", str(FAST_MODEL)],
+    res = subprocess.run([sys.executable, "-m", "matcoach", "analyze", str(video), "--json"],
                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
@@ -90,7 +86,7 @@ def test_analyze_reads_the_clip_through_the_dark_and_finds_the_same_reps(clips):
         """A time of the control on the dark clip's clock: after the black frames, later by their length."""
         return t + DARK_S if t > DARK_AT_S else t
 
-    # Within half a second, the bar a rep's span is held to on the real clips: the small model's keypoints
+    # Within half a second, the bar a rep's span is held to on the real clips: the pose model's keypoints
     # after the dark differ from the control's frame by frame, and a landing is read when both legs are down.
     for found, expected in zip(dark["reps"], control["reps"], strict=True):
         start = moved(expected["start_t"])

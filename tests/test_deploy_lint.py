@@ -34,4 +34,4 @@ def test_building_the_same_code_twice_gives_the_same_release(tmp_path):
     assert any(c.startswith("fastapi==") for c in constraints)
     assert not any(c.startswith(("matcoach", "pytest", "ansible")) for c in constraints)
     assert sorted(p.name for p in (release / "models").iterdir()) == ["rep-classifier.onnx",
-                                                                      "yolo11n-pose-dyn-int8.onnx"]
+                                                                      "yolo11n-pose-dyn.onnx"]

@@ -1,7 +1,7 @@
 """Video → keypoints: the pose model over every frame of a file, as a stream of PoseFrames.
 
 This is how `matcoach analyze VIDEO` reads a clip and how `matcoach trace` records a session as a
-keypoint trace instead of video. It is the station's own pose stage (`edge/pixels/runner.py`: the int8 model
+keypoint trace instead of video. It is the station's own pose stage (`edge/pixels/runner.py`: the pose model
 on crops around the people followed, turned upright for a lying member, and the 640 model on the whole
 frame to find them), one frame at a time, so a clip is analysed as a station would see it. Measured on
 the real clips (docs/keypoints.md), it also places a lying member's legs better than the 640 model on

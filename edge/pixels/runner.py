@@ -1,7 +1,7 @@
 """Where the pose model looks on each live frame.
 
-The measured operating point (models/README.md): the int8 model on a crop around each person seen on the
-previous frame, the crop's input sized so the person's longer side is PERSON_PX model pixels. Shrinking
+The measured operating point (models/README.md): the pose model (fp32) on a crop around each person seen
+on the previous frame, the crop's input sized so the person's longer side is PERSON_PX model pixels. Shrinking
 the whole frame instead misses people, and a fixed 320×320 crop spends most of its pixels on the space
 around a standing or lying person. People close together share one crop when that costs less than
 one each. A crop can only follow people already found, so the frame is looked at more widely when:

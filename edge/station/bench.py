@@ -2,7 +2,7 @@
 the whole frame, in the same run on the same frames.
 
 Pipeline = a decoder thread handing frames over (as the capture thread does) → pose at the station's
-operating point (`edge/pixels/runner.py`: the int8 model on crops sized to the people followed, around what
+operating point (`edge/pixels/runner.py`: the pose model on crops sized to the people followed, around what
 moves, and on the whole frame at 640 now and then, with the model in its own process) → the analysis.
 Every frame is processed (none dropped), so frames per second is throughput. The bare model call is the
 same calls made again one after another with nothing else running: the time the model alone needs.
@@ -330,7 +330,7 @@ def run(video: Path, limit: int | None = None, threads: int | None = None, scan_
     # The baseline with every core: its fastest.
     base = OnnxPoseBackend(BASELINE_MODEL, threads=len(cores.all_cores()))
     _warm(base, first)
-    # One int8 model for both the crops and the whole-frame scans, as the station runs it: its calls in a
+    # One model for both the crops and the whole-frame scans, as the station runs it: its calls in a
     # process of their own, and here for the bare calls.
     model = OnnxPoseBackend(CROP_MODEL, threads=threads)
     _warm(model, first)

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.analysis.analyzer import analyze_frames
 from edge.trace import read_trace
 from server.store import open_store
-from tests.servers import count_stored, write_station_config
+from tests.servers import count_stored, wait_for, write_station_config
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "session.jsonl"
 SPEED = 25.0  # the 173 s sample session in about 7 s
@@ -71,12 +71,16 @@ def test_killing_the_station_mid_session_loses_and_doubles_nothing(gym, tmp_path
     server, mat, db = gym
     server.start()
     cfg = station_config(tmp_path, server.url, mat.token)
-    for after_s in (2.5, 1.5):  # killed twice, at different points of the session
+    stored = 0
+    # Killed twice mid-session, each time just after the server took one more of its reps (however long the
+    # start took on a busy machine): the next rep's POST or outbox write is then under way.
+    for _ in range(2):
         proc = run_station(cfg)
-        time.sleep(after_s)
-        proc.kill()  # SIGKILL: no cleanup, possibly mid-POST or mid-write
+        assert wait_for(lambda before=stored: count_stored(db) > before, timeout=60, every=0.05)
+        proc.kill()  # SIGKILL: no cleanup
         proc.wait()
-    stored_before_last_run = count_stored(db)
+        stored = count_stored(db)
+    stored_before_last_run = stored
     proc = run_station(cfg)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err

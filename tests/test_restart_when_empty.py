@@ -1,0 +1,91 @@
+"""deploy/roles/matcoach_station/files/restart_when_empty.py, the command a deploy runs on a station: it
+restarts the station the moment its /health says the mat is empty, or once told to stop waiting, and
+at once when nothing answers. Here against a small /health server in this process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parent.parent / "deploy/roles/matcoach_station/files/restart_when_empty.py"
+
+
+class _Mat:
+    """What /health says about the mat: `lying` until `empty_at` (time.time()), then `empty`."""
+
+    def __init__(self, empty_at: float) -> None:
+        self.empty_at = empty_at
+
+    def state(self) -> str:
+        return "empty" if time.time() >= self.empty_at else "lying"
+
+
+@pytest.fixture
+def station():
+    mat = _Mat(float("inf"))
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"mat": mat.state(), "fps": 10.0}).encode()
+            # A station whose pipeline stalled answers 503, and still says who is on the mat.
+            self.send_response(503 if mat.state() == "lying" else 200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield mat, f"http://127.0.0.1:{server.server_address[1]}/health"
+    server.shutdown()
+    server.server_close()
+
+
+def restart(url: str, wait_s: float, tmp_path: Path) -> tuple[dict, float | None, int]:
+    """Run the script with a restart command that notes when it ran (a file's modification time); its
+    report, that moment, its status."""
+    stamp = tmp_path / "restarted"
+    out = subprocess.run([sys.executable, str(SCRIPT), "--url", url, "--wait-s", str(wait_s), "--",
+                          "touch", str(stamp)], capture_output=True, text=True, timeout=60)
+    when = stamp.stat().st_mtime if stamp.exists() else None
+    return json.loads(out.stdout.splitlines()[-1]), when, out.returncode
+
+
+def test_the_station_restarts_within_a_moment_of_the_mat_going_empty(station, tmp_path):
+    mat, url = station
+    mat.empty_at = time.time() + 2.0
+    report, restarted_at, status = restart(url, 60, tmp_path)
+    assert status == 0 and report["mat"] == "empty" and report["polls"] > 1
+    assert 1.5 <= report["waited_s"] <= 3.0
+    # Asked every 0.2 s, and the restart follows the answer straight away (no SSH round trip between).
+    assert restarted_at is not None and 0 <= restarted_at - mat.empty_at < 1.0
+
+
+def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(station, tmp_path):
+    _, url = station
+    report, restarted_at, status = restart(url, 1.5, tmp_path)
+    assert status == 0 and report["mat"] == "lying" and 1.5 <= report["waited_s"] < 3.0
+    assert restarted_at is not None
+
+
+def test_a_station_that_does_not_answer_is_restarted_at_once(tmp_path):
+    report, restarted_at, status = restart("http://127.0.0.1:9/health", 60, tmp_path)
+    assert status == 0 and report == {"mat": None, "waited_s": 0.0, "polls": 1}
+    assert restarted_at is not None
+
+
+def test_a_failing_restart_is_the_scripts_failure(station, tmp_path):
+    mat, url = station
+    mat.empty_at = 0.0
+    out = subprocess.run([sys.executable, str(SCRIPT), "--url", url, "--wait-s", "5", "--", "false"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and json.loads(out.stdout)["mat"] == "empty"

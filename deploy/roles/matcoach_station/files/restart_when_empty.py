@@ -3,8 +3,8 @@
 The deploy runs this on the station itself (ansible.builtin.script): seeing the empty mat and restarting
 are a fraction of a second apart, where separate Ansible tasks over SSH left seconds between them, long
 enough for the member to lie down again for their next set. Prints one JSON line: what the mat was when
-the restart came, how long it waited, and whether the station answered at all (one that does not has
-nobody to interrupt). Exits with the restart command's status."""
+the restart came (null: the station did not answer, and one that does not has nobody to interrupt), how
+long it waited and how many times it asked. Exits with the restart command's status."""
 
 from __future__ import annotations
 

@@ -64,10 +64,11 @@ def test_the_station_restarts_within_a_moment_of_the_mat_going_empty(station, tm
     mat, url = station
     mat.empty_at = time.time() + 2.0
     report, restarted_at, status = restart(url, 60, tmp_path)
-    assert status == 0 and report["mat"] == "empty" and report["polls"] > 1
-    assert 1.5 <= report["waited_s"] <= 3.0
-    # Asked every 0.2 s, and the restart follows the answer straight away (no SSH round trip between).
-    assert restarted_at is not None and 0 <= restarted_at - mat.empty_at < 1.0
+    # It waited (its own start-up, slow on a busy machine, is part of the 2 s)...
+    assert status == 0 and report["mat"] == "empty" and report["polls"] > 1 and report["waited_s"] <= 3.0
+    # ...and, asking every 0.2 s, restarted straight after the answer (no SSH round trip between).
+    # (A file's time is the kernel's coarse clock: a few ms behind time.time().)
+    assert restarted_at is not None and -0.05 <= restarted_at - mat.empty_at < 1.0
 
 
 def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(station, tmp_path):
@@ -79,7 +80,7 @@ def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(sta
 
 def test_a_station_that_does_not_answer_is_restarted_at_once(tmp_path):
     report, restarted_at, status = restart("http://127.0.0.1:9/health", 60, tmp_path)
-    assert status == 0 and report == {"mat": None, "waited_s": 0.0, "polls": 1}
+    assert status == 0 and report["mat"] is None and report["polls"] == 1 and report["waited_s"] < 1.0
     assert restarted_at is not None
 
 

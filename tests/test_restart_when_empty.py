@@ -5,6 +5,7 @@ at once when nothing answers. Here against a small /health server in this proces
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -79,7 +80,10 @@ def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(sta
 
 
 def test_a_station_that_does_not_answer_is_restarted_at_once(tmp_path):
-    report, restarted_at, status = restart("http://127.0.0.1:9/health", 60, tmp_path)
+    with socket.socket() as s:  # a port nothing listens on: this one, once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    report, restarted_at, status = restart(f"http://127.0.0.1:{port}/health", 60, tmp_path)
     assert status == 0 and report["mat"] is None and report["polls"] == 1 and report["waited_s"] < 1.0
     assert restarted_at is not None
 

@@ -5,7 +5,6 @@ at once when nothing answers. Here against a small /health server in this proces
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port
 
 SCRIPT = Path(__file__).parent.parent / "deploy/roles/matcoach_station/files/restart_when_empty.py"
 
@@ -34,12 +35,12 @@ def station():
 
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps({"mat": mat.state(), "fps": 10.0}).encode()
+            state = mat.state()
             # A station whose pipeline stalled answers 503, and still says who is on the mat.
-            self.send_response(503 if mat.state() == "lying" else 200)
+            self.send_response(503 if state == "lying" else 200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(json.dumps({"mat": state, "fps": 10.0}).encode())
 
         def log_message(self, *args: object) -> None:
             pass
@@ -80,10 +81,7 @@ def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(sta
 
 
 def test_a_station_that_does_not_answer_is_restarted_at_once(tmp_path):
-    with socket.socket() as s:  # a port nothing listens on: this one, once closed
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    report, restarted_at, status = restart(f"http://127.0.0.1:{port}/health", 60, tmp_path)
+    report, restarted_at, status = restart(f"http://127.0.0.1:{free_port()}/health", 60, tmp_path)
     assert status == 0 and report["mat"] is None and report["polls"] == 1 and report["waited_s"] < 1.0
     assert restarted_at is not None
 

@@ -309,10 +309,12 @@ def main() -> None:
                         help="sim: movements that are no reps on the mat between sets")
     parser.add_argument("--floor-sets", action="store_true",
                         help="sim: half the straight-leg sets done from the floor")
+    parser.add_argument("--off-side", action="store_true",
+                        help="sim: the camera turned 15–50° round the mat and raised, looking down")
     parser.add_argument("--rules-only", action="store_true", help="without the rep classifier")
     args = parser.parse_args()
     spec_kw = {k: True for k, on in (("hanging", args.hanging), ("non_reps", args.non_reps),
-                                     ("floor_sets", args.floor_sets)) if on}
+                                     ("floor_sets", args.floor_sets), ("off_side", args.off_side)) if on}
     config = AnalysisConfig(classifier=ClassifierConfig(enabled=False)) if args.rules_only else None
     tally = evaluate(args.seeds, args.exchange_rate, args.generator, args.workers, config, **spec_kw)
     print(json.dumps(tally.summary(), indent=1))

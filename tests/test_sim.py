@@ -252,3 +252,24 @@ def test_hanging_raises_and_non_reps_in_the_truth_and_the_keypoints() -> None:
     assert wrist[1] < shoulder[1] < hip[1] < ankle[1]
     assert kp[:, 0].min() >= 0 and kp[:, 0].max() <= r.truth.camera.width
     assert kp[:, 1].min() >= 0 and kp[:, 1].max() <= r.truth.camera.height
+
+
+def _floor_tilt_deg(r: SimResult) -> float:
+    (x1, y1), (x2, y2) = r.truth.camera.floor_line
+    return float(np.degrees(np.arctan2(y2 - y1, x2 - x1)))
+
+
+def test_an_off_side_camera_sees_the_same_session_at_a_slant_with_the_member_in_the_image() -> None:
+    for seed in range(6):
+        square, slant = (simulate(random_session_spec(seed, off_side=off)) for off in (False, True))
+        assert slant.spec.blocks == square.spec.blocks and slant.spec.noise == square.spec.noise
+        assert square.truth.camera.azimuth_deg == 0.0
+        assert 15 <= abs(slant.truth.camera.azimuth_deg) <= 50 and slant.truth.camera.lens_height_m >= 0.5
+        # Turned round the mat and raised, the camera sees the floor line under the body at a slant.
+        assert abs(_floor_tilt_deg(slant) - _floor_tilt_deg(square)) > 5
+        p, cam = slant.truth.presence[0], slant.truth.camera
+        lying = [k for f, k in zip(slant.frames, slant.truth.member_keypoints, strict=True)
+                 if p.lie_down_t <= f.t <= p.get_up_t]
+        inside = [k is not None and (k[:, 0] >= 0).all() and (k[:, 0] < cam.width).all()
+                  and (k[:, 1] >= 0).all() and (k[:, 1] < cam.height).all() for k in lying]
+        assert np.mean(inside) > 0.999

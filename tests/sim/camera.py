@@ -1,7 +1,8 @@
 """Pinhole camera beside the mat, and the placement of the body in the world.
 
 World frame: X along the mat (image-right for an untilted camera), Y away from the camera (depth),
-Z up. The body's sagittal plane is Y = 0; the camera stands at Y = -distance.
+Z up. The body's sagittal plane is Y = 0; the camera stands at Y = -distance, or, turned by an azimuth
+about the vertical through (x, 0), that far from it towards one end of the mat and looking back at it.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Camera:
-    x: float  # lens position along the mat, m
-    distance: float  # from the body's sagittal plane, m
+    x: float  # lens position along the mat (with an azimuth: the point it turns about), m
+    distance: float  # from the body's sagittal plane (with an azimuth: from that point), m
     height: float  # lens above the floor, m
     pitch_deg: float  # positive = looking down
     roll_deg: float  # image tilt about the optical axis
     focal_px: float
     width: int
     height_px: int
+    azimuth_deg: float = 0.0  # 0: square to the mat; positive: moved round towards +X, looking back
 
     def _axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p = math.radians(self.pitch_deg)
-        fwd = np.array([0.0, math.cos(p), -math.sin(p)])
-        right = np.array([1.0, 0.0, 0.0])
+        p, a = math.radians(self.pitch_deg), math.radians(self.azimuth_deg)
+        fwd = np.array([-math.sin(a) * math.cos(p), math.cos(a) * math.cos(p), -math.sin(p)])
+        right = np.array([math.cos(a), math.sin(a), 0.0])
         down = np.cross(fwd, right)
         r = math.radians(self.roll_deg)
         # Roll turns the sensor about the optical axis.
@@ -37,7 +39,9 @@ class Camera:
     def project(self, world: np.ndarray) -> np.ndarray:
         """(..., 3) world points → (..., 2) pixels (x right, y down)."""
         right, down, fwd = self._axes()
-        rel = world - np.array([self.x, -self.distance, self.height])
+        a = math.radians(self.azimuth_deg)
+        lens = np.array([self.x + self.distance * math.sin(a), -self.distance * math.cos(a), self.height])
+        rel = world - lens
         zc = np.maximum(rel @ fwd, 1e-3)
         return np.stack([self.focal_px * (rel @ right) / zc + self.width / 2,
                          self.focal_px * (rel @ down) / zc + self.height_px / 2], axis=-1)

@@ -86,7 +86,8 @@ def _camera(spec: SessionSpec, body: Anthropometry, place: Placement, bar_uz: tu
     pitch = math.degrees(math.atan2(c.lens_height_m - aim, c.distance_m))
     centre_x = place.sign * (head + heel) / 2
     return Camera(x=centre_x + c.x_offset_m, distance=c.distance_m, height=c.lens_height_m, pitch_deg=pitch,
-                  roll_deg=c.tilt_deg, focal_px=focal, width=c.width, height_px=c.height)
+                  roll_deg=c.tilt_deg, focal_px=focal, width=c.width, height_px=c.height,
+                  azimuth_deg=place.sign * c.azimuth_deg)
 
 
 def _measure_rep(chore: Choreography, r: RepTiming, settle_until: float, seen_t: np.ndarray) -> RepTruth:
@@ -255,7 +256,7 @@ def simulate(spec: SessionSpec) -> SimResult:
         camera=CameraTruth(facing=c.facing, tilt_deg=round(c.tilt_deg, 3), fps=c.fps, width=w, height=h,
                            floor_line=floor_line, lens_height_m=round(c.lens_height_m, 3),
                            distance_m=round(c.distance_m, 3), pitch_deg=round(cam.pitch_deg, 3),
-                           focal_px=round(cam.focal_px, 2)),
+                           focal_px=round(cam.focal_px, 2), azimuth_deg=round(c.azimuth_deg, 3)),
         fidgets=[dataclasses.replace(f, start_t=round(f.start_t, 4), end_t=round(f.end_t, 4))
                  for f in chore.fidgets],
         bystanders=by_truth,

@@ -17,6 +17,7 @@ Its knee-raise sets bend the knees on the way up (knees are not judged hanging).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +106,7 @@ class CameraSpec:
     fill: float  # share of the image width the lying body covers
     pitch_wish_deg: float  # downward pitch used when the body still fits the frame with it
     x_offset_m: float  # lens position along the mat relative to the body centre
+    azimuth_deg: float = 0.0  # turned round the mat from square-on: positive towards the member's feet
 
 
 @dataclass(slots=True)
@@ -302,7 +304,7 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
                         calibrated: bool | None = None, facing: str | None = None,
                         fps: float | None = None, resolution: tuple[int, int] | None = None,
                         fidgets: bool = True, hanging: bool = False, non_reps: bool = False,
-                        floor_sets: bool = False) -> SessionSpec:
+                        floor_sets: bool = False, off_side: bool = False) -> SessionSpec:
     """A random but fully determined session. Keyword arguments pin parts of it for a crafted test.
 
     variants: the exercise pool the sets are drawn from (default all of REP_VARIANTS).
@@ -312,6 +314,9 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
     non_reps: between sets, the member also does things on the mat that are no reps (NON_REPS).
     floor_sets: half the straight-leg sets are done from the floor, each rep raised from the mat and
     lowered back onto it (momentum there is a fast raise or a swing past the top: no bottom to bounce).
+    off_side: the camera is not square to the mat at mat height but turned 15–50° round it towards the
+    feet or the head and raised to 0.5–1.6 m, looking down at the member, as a camera on a gym's wall or
+    shelf may be. Drawn from a generator of its own, like hanging.
     """
     rng = np.random.default_rng(seed)
     pool = list(variants) if variants else list(REP_VARIANTS)
@@ -328,6 +333,12 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
         lens_height_m=float(rng.uniform(0.20, 0.50)), distance_m=float(rng.uniform(2.0, 3.0)),
         tilt_deg=float(rng.uniform(0, 4) * rng.choice([-1, 1])), fill=float(rng.uniform(0.5, 0.8)),
         pitch_wish_deg=float(rng.uniform(0.5, 4.0)), x_offset_m=float(rng.uniform(-0.15, 0.15)))
+    if off_side:
+        view_rng = np.random.default_rng([seed, 6])
+        lens = float(view_rng.uniform(0.5, 1.6))
+        cam.azimuth_deg = float(view_rng.uniform(15, 50) * view_rng.choice([-1, 1]))
+        cam.lens_height_m = lens
+        cam.pitch_wish_deg = math.degrees(math.atan2(lens - 0.3, cam.distance_m)) + float(view_rng.uniform(-3, 3))
     scale = width / 1280
     noise = NoiseSpec(
         jitter_px=float(rng.uniform(1, 3)) * scale, outlier_rate=float(rng.uniform(0.002, 0.01)),

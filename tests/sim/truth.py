@@ -82,6 +82,7 @@ class CameraTruth:
     distance_m: float
     pitch_deg: float
     focal_px: float
+    azimuth_deg: float = 0.0  # turned round the mat towards the member's feet (+) or head
 
 
 @dataclass(slots=True)

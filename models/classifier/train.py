@@ -1,7 +1,7 @@
 """Train the rep classifier and export it to ONNX (a build step: PyTorch and scikit-learn run here, never
 on a station). Reproducible: fixed seeds, CPU only, one thread; a few minutes on a laptop core.
 
-    python -m models.classifier.dataset --seeds 10000-10599 -o /tmp/classifier/train.npz
+    python -m models.classifier.dataset --seeds 10000-10399 -o /tmp/classifier/train.npz
     python -m models.classifier.dataset --seeds 11000-11099 -o /tmp/classifier/val.npz
     python -m models.classifier.train --train /tmp/classifier/train.npz --val /tmp/classifier/val.npz \
         -o models/rep-classifier.onnx --report /tmp/classifier/train.json

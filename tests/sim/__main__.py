@@ -17,9 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", choices=REP_VARIANTS, help="restrict the sets (repeatable)")
     ap.add_argument("--fault-rate", type=float, default=0.35)
     ap.add_argument("--no-bystanders", action="store_true")
+    ap.add_argument("--off-side", action="store_true", help="the camera turned round the mat and raised")
     args = ap.parse_args(argv)
     spec = random_session_spec(args.seed, variants=args.variant, fault_rate=args.fault_rate,
-                               bystanders=not args.no_bystanders)
+                               bystanders=not args.no_bystanders, off_side=args.off_side)
     result = simulate(spec)
     result.write(args.out, args.truth)
     reps = result.truth.reps

@@ -538,3 +538,31 @@ def test_a_wild_reading_at_the_top_between_unseen_frames_does_not_lose_the_rep()
     reps = _feed(e, fps, other=[-5.0] * len(e))
     assert [(r.order, r.moving) for r in reps] == [("top", "left")] * 2, reps
     assert reps[0].start_t == pytest.approx(0.5, abs=0.5) and reps[0].end_t == pytest.approx(5.9, abs=0.4)
+
+
+def test_heel_taps_after_a_floor_set_with_no_rest_between_are_read_from_the_top() -> None:
+    """A double-leg set from the floor, then knee hugs instead of a rest on the mat, then heel taps: the
+    floor reading of the first set once carried over to the taps, and every tap, raised from the mat with
+    the knees bent, was taken for a knee tuck (tests/sim seed 4016 with the camera off the side: a set of
+    11 lost whole)."""
+    fps = 25.0
+    floor, _ = _floor_set(3, fps)
+    legs = [(v, v, 175.0, 175.0) for v in floor[: -round(4.0 * fps)]]  # down for 1 s: no rest
+    for _ in range(2):  # hug the knees to the chest and let go, lying down 2 s between
+        hug = _ramp_move(0.0, 80.0, 1.0, 0.3, fps) + _hold(80.0, 2.0, fps) + _ramp_move(80.0, 0.0, 1.0, 0.3, fps)
+        legs += [(v, v, 175.0 - 1.6 * v, 175.0 - 1.6 * v) for v in hug]
+        legs += [(0.0, 0.0, 175.0, 175.0)] * round(2.0 * fps)
+    tabletop = _ramp_move(0.0, 45.0, 1.0, 0.3, fps) + _hold(45.0, 1.0, fps)
+    legs += [(v, v, 175.0 - 1.9 * v, 175.0 - 1.9 * v) for v in tabletop]
+    for side in (0, 1, 0, 1):
+        tap = _ramp_move(45.0, 2.0, 1.2, 0.3, fps) + _ramp_move(2.0, 45.0, 1.0, 0.3, fps) + _hold(45.0, 1.5, fps)
+        legs += [(v, 45.0, 90.0, 90.0) if side == 0 else (45.0, v, 90.0, 90.0) for v in tap]
+    legs += [(0.0, 0.0, 175.0, 175.0)] * round(6.0 * fps)
+    seg = RepSegmenter()
+    reps: list[Rep] = []
+    for i, (left, right, knee_l, knee_r) in enumerate(legs):
+        reps += seg.push(BodyAngles(t=i / fps, posture="lying", leg_elevation=np.array([left, right]),
+                                    knee_angle=np.array([knee_l, knee_r]), leg_conf=np.array([0.9, 0.9]),
+                                    trunk_elevation=0.0, torso_px=200.0))
+    reps += seg.flush()
+    assert [(r.variant, r.order) for r in reps] == [("double_leg", "floor")] * 3 + [("heel_tap", "top")] * 4

@@ -620,6 +620,13 @@ class RepSegmenter:
         other reading's candidates are kept a while: the reading may still turn (`_turned`)."""
         if self.style is None:
             return []
+        if (self.style == "floor" and not self._found["floor"]
+                and any(self._tapped_from_tabletop(r) for r in self._found["top"])):
+            # A heel tap is lowered from tabletop and raised back, never raised from the mat: a floor
+            # reading carried over from the set before (no rest on the mat between, say for knee hugs)
+            # would lose every tap of the set as a knee tuck.
+            self.style = "top"
+            self._style_why = "heel taps are lowered from tabletop and raised back"
         reps = self._found[self.style]
         other = "top" if self.style == "floor" else "floor"
         for rep in self._found[other]:
@@ -632,6 +639,18 @@ class RepSegmenter:
         for rep in reps:
             out += self._turned(rep)
         return out
+
+    def _tapped_from_tabletop(self, rep: Rep) -> bool:
+        """A heel tap whose other leg was held up at tabletop through it (in a crunch or a bridge, knees
+        bent, both legs move together)."""
+        if rep.variant != "heel_tap" or rep.moving not in SIDES:
+            return False
+        t = np.fromiter(self._t, float)
+        span = (t >= rep.start_t) & (t <= rep.end_t)
+        other = np.array(self._elev)[span, 1 - SIDES.index(rep.moving)]
+        other = other[np.isfinite(other)]
+        # Nearly all through: a stray reading of the pose model does not set a held leg down.
+        return len(other) > 0 and float(np.percentile(other, 10)) >= self.config.tabletop_other_leg_deg
 
     def _turned(self, rep: Rep) -> list[Rep]:
         """A candidate of the set's reading, or, where the rep classifier makes no rep of it and takes every

@@ -549,13 +549,15 @@ def test_heel_taps_after_a_floor_set_with_no_rest_between_are_read_from_the_top(
     floor, _ = _floor_set(3, fps)
     legs = [(v, v, 175.0, 175.0) for v in floor[: -round(4.0 * fps)]]  # down for 1 s: no rest
     for _ in range(2):  # hug the knees to the chest and let go, lying down 2 s between
-        hug = _ramp_move(0.0, 80.0, 1.0, 0.3, fps) + _hold(80.0, 2.0, fps) + _ramp_move(80.0, 0.0, 1.0, 0.3, fps)
+        hug = _ramp_move(0.0, 80.0, 1.0, 0.3, fps) + _hold(80.0, 2.0, fps)
+        hug += _ramp_move(80.0, 0.0, 1.0, 0.3, fps)
         legs += [(v, v, 175.0 - 1.6 * v, 175.0 - 1.6 * v) for v in hug]
         legs += [(0.0, 0.0, 175.0, 175.0)] * round(2.0 * fps)
     tabletop = _ramp_move(0.0, 45.0, 1.0, 0.3, fps) + _hold(45.0, 1.0, fps)
     legs += [(v, v, 175.0 - 1.9 * v, 175.0 - 1.9 * v) for v in tabletop]
     for side in (0, 1, 0, 1):
-        tap = _ramp_move(45.0, 2.0, 1.2, 0.3, fps) + _ramp_move(2.0, 45.0, 1.0, 0.3, fps) + _hold(45.0, 1.5, fps)
+        tap = _ramp_move(45.0, 2.0, 1.2, 0.3, fps) + _ramp_move(2.0, 45.0, 1.0, 0.3, fps)
+        tap += _hold(45.0, 1.5, fps)
         legs += [(v, 45.0, 90.0, 90.0) if side == 0 else (45.0, v, 90.0, 90.0) for v in tap]
     legs += [(0.0, 0.0, 175.0, 175.0)] * round(6.0 * fps)
     seg = RepSegmenter()

@@ -338,7 +338,8 @@ def random_session_spec(seed: int, *, variants: list[str] | None = None, fault_r
         lens = float(view_rng.uniform(0.5, 1.6))
         cam.azimuth_deg = float(view_rng.uniform(15, 50) * view_rng.choice([-1, 1]))
         cam.lens_height_m = lens
-        cam.pitch_wish_deg = math.degrees(math.atan2(lens - 0.3, cam.distance_m)) + float(view_rng.uniform(-3, 3))
+        look_down = math.degrees(math.atan2(lens - 0.3, cam.distance_m))
+        cam.pitch_wish_deg = look_down + float(view_rng.uniform(-3, 3))
     scale = width / 1280
     noise = NoiseSpec(
         jitter_px=float(rng.uniform(1, 3)) * scale, outlier_rate=float(rng.uniform(0.002, 0.01)),

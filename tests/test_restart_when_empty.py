@@ -1,6 +1,7 @@
 """deploy/roles/matcoach_station/files/restart_when_empty.py, the command a deploy runs on a station: it
 restarts the station the moment its /health says the mat is empty, or once told to stop waiting, and
-at once when nothing answers. Here against a small /health server in this process."""
+at once when nothing answers three times running. Here against a small /health server in this
+process."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ SCRIPT = Path(__file__).parent.parent / "deploy/roles/matcoach_station/files/res
 
 
 class _Mat:
-    """What /health says about the mat: `lying` until `empty_at` (time.time()), then `empty`."""
+    """What /health says about the mat: `lying` until `empty_at` (time.time()), then `empty`; the first
+    `silent` asks get no answer (the connection is closed)."""
 
     def __init__(self, empty_at: float) -> None:
         self.empty_at = empty_at
+        self.silent = 0
 
     def state(self) -> str:
         return "empty" if time.time() >= self.empty_at else "lying"
@@ -35,6 +38,10 @@ def station():
 
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if mat.silent > 0:
+                mat.silent -= 1
+                self.close_connection = True
+                return
             state = mat.state()
             # A station whose pipeline stalled answers 503, and still says who is on the mat.
             self.send_response(503 if state == "lying" else 200)
@@ -82,8 +89,17 @@ def test_with_the_member_still_on_the_mat_it_restarts_once_the_wait_runs_out(sta
 
 def test_a_station_that_does_not_answer_is_restarted_at_once(tmp_path):
     report, restarted_at, status = restart(f"http://127.0.0.1:{free_port()}/health", 60, tmp_path)
-    assert status == 0 and report["mat"] is None and report["polls"] == 1 and report["waited_s"] < 1.0
+    assert status == 0 and report["mat"] is None and report["polls"] == 3 and report["waited_s"] < 1.5
     assert restarted_at is not None
+
+
+def test_a_station_missing_two_answers_during_a_set_is_not_restarted_then(station, tmp_path):
+    # Busy for a moment (a loaded machine): two asks go unanswered while the member lies on the mat.
+    mat, url = station
+    mat.silent, mat.empty_at = 2, time.time() + 2.0
+    report, restarted_at, status = restart(url, 60, tmp_path)
+    assert status == 0 and report["mat"] == "empty" and report["polls"] > 3
+    assert restarted_at is not None and restarted_at >= mat.empty_at - 0.05
 
 
 def test_a_failing_restart_is_the_scripts_failure(station, tmp_path):

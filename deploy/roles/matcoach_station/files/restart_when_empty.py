@@ -2,9 +2,10 @@
 
 The deploy runs this on the station itself (ansible.builtin.script): seeing the empty mat and restarting
 are a fraction of a second apart, where separate Ansible tasks over SSH left seconds between them, long
-enough for the member to lie down again for their next set. Prints one JSON line: what the mat was when
-the restart came (null: the station did not answer, and one that does not has nobody to interrupt), how
-long it waited and how many times it asked. Exits with the restart command's status."""
+enough for the member to lie down again for their next set. A station that has not answered three asks
+running has nobody to interrupt; one that misses an answer (busy for a moment) may have a member on the
+mat. Prints one JSON line: what the mat was when the restart came (null: the station did not answer),
+how long it waited and how many times it asked. Exits with the restart command's status."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+UNANSWERED = 3  # asks running without an answer: nobody is there to interrupt
 
 
 def mat(url: str) -> str | None:
@@ -46,11 +49,12 @@ def main() -> int:
     if not command:
         p.error("no restart command after --")
     start = time.monotonic()
-    polls = 0
+    polls = unanswered = 0
     while True:
         state = mat(args.url)
         polls += 1
-        if state in (None, "empty") or time.monotonic() - start >= args.wait_s:
+        unanswered = unanswered + 1 if state is None else 0
+        if state == "empty" or unanswered >= UNANSWERED or time.monotonic() - start >= args.wait_s:
             break
         time.sleep(args.every_s)
     waited_s = time.monotonic() - start

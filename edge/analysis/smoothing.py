@@ -22,6 +22,13 @@ afresh as it comes, and an exchange the model made there would stay for as long 
 single-leg member's raised leg taken for the resting one reads as a rep of each. So a group coming back is
 put the way round the model's confidences say (the far side is the one it is less sure of), and where they
 do not tell, the way round that fits where its points were last seen.
+
+Where the far leg is partly hidden behind the near one, the model also puts it on the near leg for a
+moment (the near leg then reads as both): taken as it comes, the far leg would follow the near one
+through its rep and jump back, a phantom rep of the far leg inside the near leg's. So a leg whose points
+land on the other leg's, far from where its own track is, is taken as unseen for that frame: its track
+holds where it was. Where both legs really move together (a double-leg lift in profile) their tracks are
+together too, and nothing is dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.people import KP, NUM_KEYPOINTS
+from edge.people import HIPS, KP, NUM_KEYPOINTS, SHOULDERS
 
 
 class SmoothingConfig(BaseModel):
@@ -69,6 +76,12 @@ IDENTITY_MEMORY_S = 2.0
 SIDE_CONF_GAP = 0.2
 # Weight of each frame in a keypoint's usual confidence (an exponential mean over about 10 frames).
 _CONF_MEAN_RATE = 0.1
+# One leg read twice: its hip, knee and ankle each this close to the other leg's (torso lengths), while
+# at least one of them is this far from where its own track was heading. A far leg truly moving onto the
+# near one is followed by its track (a frame's step of a fast leg is about 0.1 torso at 15 fps).
+_ONE_LEG_READ_TWICE = 0.1
+_OFF_ITS_TRACK = 0.25
+_LEGS = _GROUPS[2]
 
 
 def _alpha(cutoff: np.ndarray | float, dt: np.ndarray) -> np.ndarray:
@@ -107,13 +120,8 @@ class OneEuroFilter:
 
     def _same_way_round(self, t: float, obs: np.ndarray) -> np.ndarray:
         """`obs`, with left and right exchanged in each limb group where that fits the track far better."""
-        gap = t - self._last_t
+        gap, recent, ahead = self._heading(t)
         tracked = gap <= IDENTITY_MEMORY_S
-        # Where each point should be by now: a moving leg's filtered track trails the leg, and where two
-        # legs pass each other the trailing track can lie nearer the other leg's point. A point unseen for
-        # longer is looked for where it was: its speed then says little of where it went.
-        recent = gap <= self.config.reinit_after_s
-        ahead = self._x + self._dx * np.where(recent, gap, 0.0)[:, None]
         # Only where the whole person was unseen: a limb the model stays unsure of for a while (a lying
         # body's far leg often is) is no limb coming back, and its guessed points tell nothing.
         back = t - self._seen_t > self.config.reinit_after_s
@@ -121,27 +129,53 @@ class OneEuroFilter:
         for group in _GROUPS:
             half = len(group) // 2
             swapped = np.concatenate([group[half:], group[:half]])
-            if not back:
-                # Only points the track holds and the model is sure of, in both labellings.
-                sure = (recent[group] & (obs[group, 2] >= self.min_conf) & (obs[swapped, 2] >= self.min_conf))
+            if back:
+                exchange = self._comes_back_exchanged(group, swapped, obs, ahead, tracked)
             else:
-                # The whole group comes back after the person went unseen: its first observation sets the
-                # track for good. Which side is the far one tells, where it can; otherwise every point the
-                # model placed is asked where it lies, sure of it or not.
-                side = self._far_side(group, obs)
-                if side is not None:
-                    if side:
-                        out[group] = obs[swapped]
-                    continue
-                sure = tracked[group] & tracked[swapped]
-            if not sure.any():
-                continue
-            track = ahead[group][sure]
-            as_is = np.linalg.norm(obs[group, :2][sure] - track, axis=1).sum()
-            exchanged = np.linalg.norm(obs[swapped, :2][sure] - track, axis=1).sum()
-            if exchanged < SWAP_MARGIN * as_is:
+                exchange = self._fits_exchanged(group, swapped, obs, ahead, recent)
+            if exchange:
                 out[group] = obs[swapped]
         return out
+
+    def _heading(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per point: the time since it was last seen, whether that is recent, and where it should be by
+        now. A moving leg's filtered track trails the leg, and where two legs pass each other the trailing
+        track can lie nearer the other leg's point. A point unseen for longer is looked for where it was:
+        its speed then says little of where it went."""
+        gap = t - self._last_t
+        recent = gap <= self.config.reinit_after_s
+        return gap, recent, self._x + self._dx * np.where(recent, gap, 0.0)[:, None]
+
+    def _fits_exchanged(self, group: np.ndarray, swapped: np.ndarray, obs: np.ndarray, ahead: np.ndarray,
+                        recent: np.ndarray) -> bool:
+        """Whether the group fits the track far better exchanged, each way round judged by the points it
+        would move (those the track holds and the model is sure of in that labelling), on average. Not by
+        the points sure both ways round alone: where the model exchanged the legs and is as unsure as ever
+        of the far leg, now under the near leg's name, those are the hips alone, where the legs meet, and
+        the near leg's sure points, under the far leg's name, would carry its track off for good."""
+        mine = recent[group] & (obs[group, 2] >= self.min_conf)
+        theirs = recent[group] & (obs[swapped, 2] >= self.min_conf)
+        if not (mine.any() and theirs.any()):
+            return False
+        as_is = np.linalg.norm(obs[group, :2][mine] - ahead[group][mine], axis=1).mean()
+        exchanged = np.linalg.norm(obs[swapped, :2][theirs] - ahead[group][theirs], axis=1).mean()
+        return bool(exchanged < SWAP_MARGIN * as_is)
+
+    def _comes_back_exchanged(self, group: np.ndarray, swapped: np.ndarray, obs: np.ndarray,
+                              ahead: np.ndarray, tracked: np.ndarray) -> bool:
+        """The whole group comes back after the person went unseen: its first observation sets the track
+        for good. Which side is the far one tells, where it can; otherwise every point the model placed
+        is asked where it lies, sure of it or not."""
+        side = self._far_side(group, obs)
+        if side is not None:
+            return side
+        sure = tracked[group] & tracked[swapped]
+        if not sure.any():
+            return False
+        track = ahead[group][sure]
+        as_is = np.linalg.norm(obs[group, :2][sure] - track, axis=1).sum()
+        exchanged = np.linalg.norm(obs[swapped, :2][sure] - track, axis=1).sum()
+        return bool(exchanged < SWAP_MARGIN * as_is)
 
     def _far_side(self, group: np.ndarray, obs: np.ndarray) -> bool | None:
         """Whether `obs` has the group's sides exchanged, by which side the model is less sure of; None
@@ -155,9 +189,30 @@ class OneEuroFilter:
             return None
         return bool(usual * now < 0)
 
+    def _one_leg_read_twice(self, t: float, obs: np.ndarray) -> np.ndarray:
+        """`obs`, with a leg put on the other leg's points taken as unseen (confidence 0)."""
+        torso = float(np.hypot(*(self._x[list(SHOULDERS)].mean(axis=0) - self._x[list(HIPS)].mean(axis=0))))
+        gap, _, ahead = self._heading(t)
+        if (torso <= 0 or not (gap[_LEGS] <= IDENTITY_MEMORY_S).all() or t - self._seen_t > IDENTITY_MEMORY_S
+                or not (obs[_LEGS, 2] >= self.min_conf).all()):
+            return obs
+        half = len(_LEGS) // 2
+        sides = (_LEGS[:half], _LEGS[half:])
+        if np.linalg.norm(obs[sides[0], :2] - obs[sides[1], :2], axis=1).max() > _ONE_LEG_READ_TWICE * torso:
+            return obs
+        off = [np.linalg.norm(obs[side, :2] - ahead[side], axis=1).max() / torso for side in sides]
+        for side, other in ((0, 1), (1, 0)):
+            # The leg that left its track for the other's, the other staying on its own.
+            if off[side] > _OFF_ITS_TRACK and off[other] <= _OFF_ITS_TRACK:
+                out = obs.copy()
+                out[sides[side], 2] = 0.0
+                return out
+        return obs
+
     def update(self, t: float, keypoints: np.ndarray) -> np.ndarray:
         """Feed one observation taken at time t (seconds) and return the smoothed keypoints."""
         obs = self._same_way_round(t, np.asarray(keypoints, dtype=np.float64))
+        obs = self._one_leg_read_twice(t, obs)
         self._seen_t = max(self._seen_t, t)
         xy, conf = obs[:, :2], obs[:, 2]
         seen = conf >= self.min_conf

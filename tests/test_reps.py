@@ -568,3 +568,21 @@ def test_heel_taps_after_a_floor_set_with_no_rest_between_are_read_from_the_top(
                                     trunk_elevation=0.0, torso_px=200.0))
     reps += seg.flush()
     assert [(r.variant, r.order) for r in reps] == [("double_leg", "floor")] * 3 + [("heel_tap", "top")] * 4
+
+
+def test_a_tap_held_on_the_mat_then_raised_while_nobody_was_seen_is_a_rep_not_a_rest() -> None:
+    """Heel taps: a heel held on the mat 2.6 s, then the member goes unseen for 1.5 s (someone walks
+    past) and is seen again with that leg back at tabletop: they did not rest 4 s on the mat, and the
+    tap counts. (Taken as still up to the frame they were seen again, the unseen time was rest, and the
+    tap was lost.)"""
+    fps, nan = 25.0, float("nan")
+    e = _hold(45.0, 2.0, fps)
+    for pause in (0.5, 2.6, 0.5):
+        e += _ramp_move(45.0, 0.0, 1.2, 0.3, fps) + _hold(0.0, pause, fps)
+        e += [nan] * round(1.5 * fps) if pause > 2 else _ramp_move(0.0, 45.0, 0.8, 0.2, fps)
+        e += _hold(45.0, 1.5, fps)
+    e += _hold(45.0, 3.0, fps)
+    other = [nan if math.isnan(v) else 45.0 for v in e]
+    reps = _feed(e, fps, knee=90.0, other=other)
+    assert [r.variant for r in reps] == ["heel_tap"] * 3, reps
+    assert reps[1].bottom_pause_s == pytest.approx(2.6, abs=0.5)

@@ -565,7 +565,7 @@ class RepSegmenter:
                 leg.contact = _Turn(idx, value, "start")
         leg.hold(idx, self._at(idx), value)
         self._note("floor", self._waited(side, leg))
-        self._still(side, leg)
+        self._still(side, leg, idx)
         self._lift_off(leg, idx)
         turn = self._turning_point(leg, idx, value)
         if turn is not None and turn.kind == "peak":
@@ -674,8 +674,10 @@ class RepSegmenter:
         return [r for r in overlapping
                 if not any(min(end, r.end_t) > max(start, r.start_t) for start, end, _ in self._reported)]
 
-    def _still(self, side: int, leg: _LegState) -> None:
-        """The leg has just held still long enough for a touch of the mat, or calm for a rest."""
+    def _still(self, side: int, leg: _LegState, idx: int) -> None:
+        """The leg has just held still long enough for a touch of the mat, or calm for a rest: a rest as
+        seen up to its sample idx. (Not up to the newest frame: where the member went unseen after it, the
+        unseen time is no rest, and the leg may come back at the top.)"""
         cfg = self.config
         still, calm, now = leg.lying, leg.calm, self._t[-1]
         # Legs lie near 0°: a level far below it is the pose model pointing a leg at the head.
@@ -696,7 +698,7 @@ class RepSegmenter:
         # A rest is declared on a sample at its level, never during an excursion that may be the rise.
         if (calm.index >= 0 and not calm.away and abs(calm.level) <= cfg.rest_max_deg and not leg.rested
                 and (leg.floor is None or self._near_floor(leg, calm.level))
-                and now - self._at(calm.index) >= cfg.rest_s):
+                and self._at(idx) - self._at(calm.index) >= cfg.rest_s):
             leg.rested = True
             # The lowest level it rests at is the mat: legs also hold still higher (a hollow hold).
             leg.floor = calm.level if leg.floor is None else min(leg.floor, calm.level)

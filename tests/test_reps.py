@@ -371,6 +371,25 @@ def test_a_lowering_that_creeps_down_and_then_drops_is_one_rep_from_the_top() ->
     assert reps[1].start_t == pytest.approx(start, abs=1.0) and reps[1].descent_s > 2.5
 
 
+def test_a_lowering_begun_as_soon_as_the_legs_came_up_starts_at_the_top() -> None:
+    """A member comes back up short of vertical and at once lowers again, slowly (7°/s, never holding
+    the top), then lets the legs drop: the rep was lowered from the top, over 3.4 s, not in the last
+    second's drop (that would be a `fast_descent`), whatever the pose model's bump of a few degrees on
+    the way down."""
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _min_jerk(0.0, 85.0, 1.5, fps) + _hold(85.0, 1.5, fps)
+    e += _min_jerk(85.0, 15.0, 3.0, fps) + _min_jerk(15.0, 60.0, 0.8, fps)
+    start = len(e) / fps
+    creep = list(np.linspace(60.0, 44.0, round(2.4 * fps)))
+    creep[30] += 5.0  # the pose model's bump: two frames of a hip read a little off
+    creep[31] += 5.0
+    e += creep + _min_jerk(44.0, 15.0, 1.0, fps) + _min_jerk(15.0, 85.0, 0.8, fps) + _hold(85.0, 1.5, fps)
+    e += _min_jerk(85.0, 0.0, 2.0, fps) + _hold(0.0, 5.0, fps)
+    reps = _feed(e, fps, noise=0.3)
+    assert len(reps) == 2 and {r.order for r in reps} == {"top"}, reps
+    assert reps[1].start_t == pytest.approx(start, abs=0.5) and reps[1].descent_s > 2.5, reps[1]
+
+
 def test_the_first_floor_rep_after_a_long_rest_on_the_mat_is_counted() -> None:
     """A member lies still for a long while (longer than any rep), then does a set from the floor: the
     first rep starts where the legs leave the mat, not where they came to rest."""

@@ -325,15 +325,26 @@ def _left_hold(t: np.ndarray, s: np.ndarray, start: int, level: float) -> float:
     """When the legs left the level they held at or above `level` (near the top), if they only went down
     from there to sample `start` (where the lowering reached its speed): a member who lowers slowly,
     even stopping on the way, and then lets the legs drop began the rep at the top, not where the drop
-    began. Otherwise t[start]."""
+    began. Legs that never held the top, lowered again as soon as they got there, left it where they
+    were last near it. Otherwise t[start]."""
     highest = s[start]
+    j = start
     for j in range(start, -1, -1):
-        if s[j] < highest - _SETTLE_RANGE_DEG:
-            break  # the legs went up on the way: not one lowering
+        # Up by more than a pose model's bump of a few frames: the legs went up on the way, and what
+        # came before is no part of this lowering.
+        if s[j] < highest - _STILL_MAX_DEG:
+            break
         highest = max(highest, s[j])
         held = s[np.searchsorted(t, t[j] - _HELD_S): j + 1]
         if t[j] - t[0] >= _HELD_S and s[j] >= level and np.ptp(held) <= _SETTLE_RANGE_DEG:
             return float(t[j])
+    if highest < level:
+        return float(t[start])
+    # Never held, but lowered faster than a hold may drift: a leg resting at tabletop while the other
+    # one taps creeps down slower, and its rep starts at its own drop.
+    top = j + int(np.nonzero(s[j : start + 1] >= highest - _SETTLE_RANGE_DEG)[0][-1])
+    if s[top] - s[start] >= _SETTLE_RANGE_DEG / _HELD_S * (t[start] - t[top]):
+        return float(t[top])
     return float(t[start])
 
 

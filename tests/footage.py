@@ -4,7 +4,7 @@
     python -m tests.footage --traces DIR    # the same from keypoint traces recorded with `matcoach trace`
 
 A labelled rep is found when a reported rep starts and ends within MATCH_S of it; every other reported
-rep is a false one. Used by tests/test_real_footage.py.
+rep is a false one. Used by tests/test_footage_clips.py.
 """
 
 from __future__ import annotations

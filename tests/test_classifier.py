@@ -24,6 +24,7 @@ from edge.analysis.classifier import (
     Verdict,
 )
 from edge.analysis.config import ClassifierConfig
+from edge.analysis.kinematics import BodyAngles
 from edge.analysis.movement import Moment, Movement
 from edge.analysis.reps import Rep
 from edge.analysis.verdict import ClassifiedJudge
@@ -178,17 +179,41 @@ class _NoRep:
         return Verdict({c: 0.96 if c == "not_a_rep" else 0.01 for c in CLASSES}, {"momentum": 0.5})
 
 
+_REP = Rep(start_t=0, end_t=5, moving="both", variant="double_leg", descent_s=3, ascent_s=1, bottom_pause_s=0,
+           top_angle_deg=90, bottom_angle_deg=5, min_knee_angle_deg=170, peak_return_speed_dps=60,
+           bottom_in_speed_dps=0, bottom_out_speed_dps=0, overshoot_deg=0)
+
+
+def _moment(t: float, seen: bool = True, legs: bool = True, conf: float = 0.9) -> Moment:
+    """A frame of a member lying on the mat: not seen at all, or seen with or without their legs."""
+    if not seen:
+        return Moment(t, None, None)
+    elevation = np.array([45.0, 45.0]) if legs else np.full(2, np.nan)
+    angles = BodyAngles(t=t, posture="lying", leg_elevation=elevation, knee_angle=np.full(2, 170.0),
+                        leg_conf=np.full(2, conf if legs else 0.0), trunk_elevation=0.0, torso_px=100.0)
+    return Moment(t, np.zeros((17, 3)), angles)
+
+
 def test_a_rep_the_camera_lost_for_a_while_is_left_to_the_rules() -> None:
-    # A rep held up through a second of darkness: no keypoints in 40% of it.
-    rep = Rep(start_t=0, end_t=5, moving="both", variant="double_leg", descent_s=3, ascent_s=1,
-              bottom_pause_s=0, top_angle_deg=90, bottom_angle_deg=5, min_knee_angle_deg=170,
-              peak_return_speed_dps=60, bottom_in_speed_dps=0, bottom_out_speed_dps=0, overshoot_deg=0)
-    kps = np.zeros((17, 3))
-    dark = tuple(Moment(i / 10, None if 15 <= i < 35 else kps, None) for i in range(51))
     judge = ClassifiedJudge(_NoRep())  # type: ignore[arg-type]
-    assert judge.judge(rep, Movement(0, 5, dark, 0.0, 1.0)) == rep
-    seen = tuple(Moment(i / 10, kps, None) for i in range(51))
-    assert judge.judge(rep, Movement(0, 5, seen, 0.0, 1.0)) is None
+    # A rep held up through a second of darkness: no keypoints in 40% of it.
+    dark = tuple(_moment(i / 10, seen=not 15 <= i < 35) for i in range(51))
+    assert judge.judge(_REP, Movement(0, 5, dark, 0.0, 1.0)) == _REP
+    seen = tuple(_moment(i / 10) for i in range(51))
+    assert judge.judge(_REP, Movement(0, 5, seen, 0.0, 1.0)) is None
+
+
+def test_a_rep_whose_legs_left_the_picture_for_a_while_is_left_to_the_rules() -> None:
+    """legraise-arch-then-flat.mp4's last rep: the member is seen throughout, but the legs leave the
+    portrait frame before and after the raise; the classifier, shown legs at confidence 0, makes no rep
+    of it (p = 0.99)."""
+    judge = ClassifiedJudge(_NoRep())  # type: ignore[arg-type]
+    out = tuple(_moment(i / 10, legs=not (i < 10 or i >= 40)) for i in range(51))
+    assert judge.judge(_REP, Movement(0, 5, out, 0.0, 1.0)) == _REP
+    # Unless the legs it did see were guesses: a pose model that loses the legs of a still member reads
+    # them, where it reads them at all, at confidence 0.15-0.35 (the start of singleleg-drops.mp4).
+    faint = tuple(_moment(i / 10, legs=i % 2 == 0, conf=0.25) for i in range(51))
+    assert judge.judge(_REP, Movement(0, 5, faint, 0.0, 1.0)) is None
 
 
 def test_a_top_set_lowered_onto_the_mat_with_pauses_is_counted_whole() -> None:

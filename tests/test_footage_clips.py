@@ -25,14 +25,15 @@ NO_LEG_LIFT = [f for f, c in CLIPS.items() if not c.reps]
 NOT_YET = {
     "legraise-arch-then-flat.mp4": "the body runs off both sides of this portrait frame while lying: the "
                                    "pose model gives hips, knees and ankles confidences of 0.01-0.1 "
-                                   "there, so the legs are never seen on the mat",
+                                   "there: the first and third reps' legs are seen in 12 of 56 and 19 "
+                                   "of 67 frames",
     "heeltap-toe-taps.mp4": "the crops place the tapping foot with the resting one: the hip-ankle line "
                             "of the tapping leg stays at 40-50° through both taps",
-    "legraise-feet-end.mp4": "the rules' floor reading finds both reps (0.07-3.82 and 4.46-8.25 s), but the "
-                             "rep classifier makes no rep of 2 of its 4 candidates and takes all 3 of the "
-                             "top reading's, which counts one rep across the two (2.25-5.42 s); with the "
-                             "fp32 crops since December 2026 (with the int8 ones both reps were found on "
-                             "one CPU and neither on another)",
+}
+COUNT_NOT_YET = {
+    "legraise-feet-end.mp4": "the rules find both reps (0.07-3.82 and 4.46-8.25 s), but the rep classifier "
+                             "makes no rep of the second (p = 0.99): filmed off the side, the legs read "
+                             "12-20° lying on the mat, and it has learnt a rep from 0°",
 }
 VARIANTS_NOT_YET = {
     "singleleg-drops.mp4": "the pose model puts both legs on the moving one (an animated figure; the leg "
@@ -60,12 +61,20 @@ def results() -> dict[str, tuple[ClipResult, str]]:
         return dict(zip(CLIPS, pool.map(_analyse, CLIPS.values()), strict=True))
 
 
-@pytest.mark.parametrize("file", [_mark(f, NOT_YET) for f in LEG_LIFTS])
+@pytest.mark.parametrize("file", [_mark(f, {**NOT_YET, **COUNT_NOT_YET}) for f in LEG_LIFTS])
 def test_every_leg_lift_rep_is_counted_within_half_a_second(results, file: str) -> None:
     result, _ = results[file]
     assert not result.missed and not result.false, (
         f"missed {[(r.start, r.end) for r in result.missed]}, "
         f"false {[(r['start_t'], r['end_t']) for r in result.false]}")
+
+
+@pytest.mark.parametrize("file", LEG_LIFTS)
+def test_no_rep_is_counted_that_the_member_did_not_do(results, file: str) -> None:
+    # Where the classifier turns down one rep of a set, the set's other reading must not count a rep across
+    # two (legraise-feet-end.mp4: 2.25-5.42 s, the lowering of one rep and the raise of the next).
+    result, _ = results[file]
+    assert not result.false, f"false {[(r['start_t'], r['end_t']) for r in result.false]}"
 
 
 @pytest.mark.parametrize("file", [_mark(f, NOT_YET) for f in NO_LEG_LIFT])

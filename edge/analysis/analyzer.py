@@ -179,9 +179,11 @@ class Analyzer:
 def _weigh_readings(judge: ClassifiedJudge, movement: Callable[[Rep], Movement], told: list[Rep],
                     other: list[Rep]) -> str | None:
     """The other reading of a set holds where the classifier makes no rep of some of the candidates of
-    the one its bottoms tell and takes every one of the other's."""
+    the one its bottoms tell, takes every one of the other's, and so counts more reps by the other. (On a
+    tie the bottoms' reading stands: the classifier turning one rep down tells nothing of the order.)"""
     dropped = sum(not judge.takes(movement(r)) for r in told)
-    if not other or not dropped or not all(judge.takes(movement(r)) for r in other):
+    if (len(other) <= len(told) - dropped or not dropped
+            or not all(judge.takes(movement(r)) for r in other)):
         return None
     return (f"the rep classifier makes no rep of {dropped} of that reading's {len(told)} candidates and "
             f"takes all {len(other)} of the other's")

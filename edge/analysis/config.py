@@ -151,9 +151,12 @@ class ClassifierConfig(_Strict):
     enabled: bool = True
     # A candidate the classifier gives at least this probability of being no rep is none.
     not_a_rep_min: float = Field(0.5, gt=0, lt=1)
-    # Where the member went unseen in more than this share of a movement's span, the rules' reading
-    # stands (the classifier learnt from movements seen through, with short dropouts only).
+    # Where the member's legs went unseen in more than this share of a movement's span, the rules'
+    # reading stands (the classifier learnt from movements seen through, with short dropouts only)...
     unseen_max: float = Field(0.2, ge=0, le=1)
+    # ...if the pose model was sure of the legs it did see: median confidence of the better-seen leg at
+    # least this (a pose model that loses the legs in a still picture reads them at 0.15-0.35).
+    seen_conf_min: float = Field(0.5, ge=0, le=1)
     # Per fault, who decides: the rules, the classifier (probability ≥ 0.5), or the rules unless the
     # classifier is confident (probability under `confident` or over 1 − `confident`). The modes were
     # chosen on the validation sessions (models/classifier/README.md; short_top there: rules 0.986,

@@ -58,18 +58,29 @@ class Movement:
 
     @property
     def unseen_share(self) -> float:
-        """Share of the movement's own span (its margins aside) the member was not seen in: frames
-        without keypoints, or none at all in a gap of the stream."""
+        """Share of the movement's own span (its margins aside) the member's legs were not seen in:
+        frames without keypoints, or with neither leg measured (out of the picture), or none at all in a
+        gap of the stream."""
         inside = [m for m in self.moments if self.start_t <= m.t <= self.end_t]
         if len(inside) < 2:
             return 1.0
         t = np.array([m.t for m in inside])
-        seen = np.array([m.keypoints is not None for m in inside])
+        seen = np.array([m.keypoints is not None and m.angles is not None
+                         and bool(np.isfinite(m.angles.leg_elevation).any()) for m in inside])
         dt = np.diff(t)
         step = float(np.median(dt)) if len(dt) else 0.0
         # A frame stands for the time to the next one, but a gap in the stream counts as unseen.
         covered = np.minimum(dt, 2 * step)[seen[:-1]].sum()
         return float(1.0 - covered / max(t[-1] - t[0], 1e-9))
+
+    @property
+    def leg_conf(self) -> float:
+        """Median over the movement's own span of the better-seen leg's confidence, where a leg was
+        measured (0 if never)."""
+        conf = [float(np.max(m.angles.leg_conf[np.isfinite(m.angles.leg_elevation)]))
+                for m in self.moments if self.start_t <= m.t <= self.end_t and m.angles is not None
+                and np.isfinite(m.angles.leg_elevation).any()]
+        return float(np.median(conf)) if conf else 0.0
 
 
 class MovementHistory:

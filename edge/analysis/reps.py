@@ -526,11 +526,8 @@ class RepSegmenter:
                            f"{rep.end_t - rep.start_t:.2f} s from start to end: nobody lowers and raises a "
                            f"leg in under {self.config.min_rep_s} s")
             return False
-        for start, end, moving in self._reported:
-            overlap = min(end, rep.end_t) - max(start, rep.start_t)
-            shorter = min(end - start, rep.end_t - rep.start_t)
-            if "both" in (moving, rep.moving) and shorter > 0 and overlap > 0.5 * shorter:
-                return False
+        if any(_same_rep(start, end, moving, rep) for start, end, moving in self._reported):
+            return False
         self._reported.append((rep.start_t, rep.end_t, rep.moving))
         out.append(rep)
         return True
@@ -538,6 +535,14 @@ class RepSegmenter:
     def _long_enough(self, rep: Rep) -> bool:
         """Shorter than `min_rep_s` is no rep, in either reading."""
         return rep.end_t - rep.start_t >= self.config.min_rep_s
+
+    def _distinct(self, reps: list[Rep]) -> list[Rep]:
+        """A reading's candidates as the reps it would report: each long enough, a double-leg rep once."""
+        out: list[Rep] = []
+        for rep in reps:
+            if self._long_enough(rep) and not any(_same_rep(r.start_t, r.end_t, r.moving, rep) for r in out):
+                out.append(rep)
+        return out
 
     def _turning_point(self, leg: _LegState, idx: int, value: float) -> _Turn | None:
         """Advance the zig-zag; returns a turn confirmed by this sample."""
@@ -614,7 +619,7 @@ class RepSegmenter:
             return
         other: Literal["top", "floor"] = "top" if style == "floor" else "floor"
         if self.weigh is not None and self._posture == "lying":
-            instead = self.weigh(self._found[style], self._found[other])
+            instead = self.weigh(self._distinct(self._found[style]), self._distinct(self._found[other]))
             if instead is not None:
                 style, why = other, f"{why}, but {instead}"
         self.style, self._style_why = style, why
@@ -648,7 +653,7 @@ class RepSegmenter:
         self._found = {"top": [], "floor": []}
         out: list[Rep] = []
         for rep in reps:
-            out += self._turned(rep)
+            out += self._turned(rep, out)
         return out
 
     def _tapped_from_tabletop(self, rep: Rep) -> bool:
@@ -663,7 +668,7 @@ class RepSegmenter:
         # Nearly all through: a stray reading of the pose model does not set a held leg down.
         return len(other) > 0 and float(np.percentile(other, 10)) >= self.config.tabletop_other_leg_deg
 
-    def _turned(self, rep: Rep) -> list[Rep]:
+    def _turned(self, rep: Rep, taken: list[Rep]) -> list[Rep]:
         """A candidate of the set's reading, or, where the rep classifier makes no rep of it and takes every
         candidate of the other reading that overlaps it, those: from there on the other reading holds. (The
         first bottoms of a top set lowered onto the mat with pauses tell "floor"; the classifier only
@@ -681,9 +686,11 @@ class RepSegmenter:
         self._style_why = (f"it was read as done {_ORDER[old]} until {rep.end_t:.1f} s, but then {instead}")
         self._note_why(rep.start_t, rep.end_t, False, f"a rep {_ORDER[old]}: {self._style_why}")
         self._shadow = [r for r in self._shadow if r not in overlapping] + [rep]
-        # Those sharing time with a rep already reported span part of it: the turn counts from after it.
+        # Those sharing time with a rep already reported, or taken before this one, span part of it: the
+        # turn counts from after it.
+        before = [(start, end) for start, end, _ in self._reported] + [(r.start_t, r.end_t) for r in taken]
         return [r for r in overlapping
-                if not any(min(end, r.end_t) > max(start, r.start_t) for start, end, _ in self._reported)]
+                if not any(min(end, r.end_t) > max(start, r.start_t) for start, end in before)]
 
     def _still(self, side: int, leg: _LegState, idx: int) -> None:
         """The leg has just held still long enough for a touch of the mat, or calm for a rest: a rest as
@@ -1130,6 +1137,14 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _P
         overshoot=max(0.0, top_v - level),
         first_off=float(t[max(0, off[0] - 1)]) if len(off) else None,
     )
+
+
+def _same_rep(start: float, end: float, moving: Moving, rep: Rep) -> bool:
+    """Both legs of a double-leg rep find it: spans sharing over half the shorter one, either of them
+    "both", are one rep."""
+    overlap = min(end, rep.end_t) - max(start, rep.start_t)
+    shorter = min(end - start, rep.end_t - rep.start_t)
+    return "both" in (moving, rep.moving) and shorter > 0 and overlap > 0.5 * shorter
 
 
 def _moves(rep: Rep) -> str:

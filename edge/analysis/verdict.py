@@ -3,15 +3,17 @@ classifier's verdict on its movement make a rep (docs/analysis.md, "Rules and cl
 
 - Rep or not: a candidate the classifier gives at least `not_a_rep_min` of being no rep is none; it never
   reaches the screen or the server (with `--explain`, the analysis says so).
-- Where the member went unseen in more than `unseen_max` of a movement's span (a dark picture, a
-  covered lens, a detector losing them), the rules' reading stands whole: the classifier learnt from
-  movements seen through, with short dropouts only, and a rep held up through a second of darkness
-  reads to it as a stretch. A rep the member did is never dropped for what the camera missed; the price
-  is that junk keypoints the detector keeps losing can pass as a rep.
+- Where the member's legs went unseen in more than `unseen_max` of a movement's span (a dark picture, a
+  covered lens, legs out of the picture, a detector losing them), the rules' reading stands whole: the
+  classifier learnt from movements seen through, with short dropouts only, and a rep held up through a
+  second of darkness reads to it as a stretch. A rep the member did is never dropped for what the
+  camera missed, if the pose model was sure of the legs it saw (`seen_conf_min`): guesses at legs it
+  keeps losing are left to the classifier.
 - Which reading of a set holds (reps done from the top or from the floor): the rules read it from the
-  set's bottoms; where the classifier makes no rep of some candidates of that reading and takes every
-  candidate of the other, the other holds (a top set lowered onto the mat with pauses reads like one
-  done from the floor, and its floor-reading candidates each span halves of two reps). Later in the
+  set's bottoms; where the classifier makes no rep of some candidates of that reading, takes every
+  candidate of the other and so counts more reps by it, the other holds (a top set lowered onto the
+  mat with pauses reads like one done from the floor, and its floor-reading candidates each span halves
+  of two reps). Later in the
   set, a candidate the classifier makes no rep of, where it takes the other reading's candidates
   overlapping it, turns the reading from there on.
 - Variant: the classifier's most likely variant among those the posture allows (hanging from a bar:
@@ -56,8 +58,11 @@ class ClassifiedJudge:
         return self._kept(movement, self.classifier.judge(movement))
 
     def _kept(self, movement: Movement, verdict: Verdict) -> bool:
+        return self._rules_stand(movement) or verdict.probs["not_a_rep"] < self.config.not_a_rep_min
+
+    def _rules_stand(self, movement: Movement) -> bool:
         return (movement.unseen_share > self.config.unseen_max
-                or verdict.probs["not_a_rep"] < self.config.not_a_rep_min)
+                and movement.leg_conf >= self.config.seen_conf_min)
 
     def judge(self, rep: Rep, movement: Movement) -> Rep | None:
         verdict = self.classifier.judge(movement)
@@ -66,12 +71,11 @@ class ClassifiedJudge:
             self._note(rep, False, f"the rules' {rep.variant} rep, but the rep classifier makes it no rep "
                                    f"(p = {p_none:.2f})")
             return None
-        unseen = movement.unseen_share
-        if unseen > self.config.unseen_max:
+        if self._rules_stand(movement):
             label = verdict.label
             p = verdict.probs[label]
-            self._note(rep, True, f"the member went unseen in {unseen:.0%} of it: the rules' reading stands "
-                                  f"(the rep classifier: {label}, p = {p:.2f})")
+            self._note(rep, True, f"the legs went unseen in {movement.unseen_share:.0%} of it: the rules' "
+                                  f"reading stands (the rep classifier: {label}, p = {p:.2f})")
             return rep
         allowed = ("hanging",) if rep.variant == "hanging" else LYING_VARIANTS
         variant = max(allowed, key=verdict.probs.__getitem__)

@@ -13,9 +13,8 @@ classifier's verdict on its movement make a rep (docs/analysis.md, "Rules and cl
   set's bottoms; where the classifier makes no rep of some candidates of that reading, takes every
   candidate of the other and so counts more reps by it, the other holds (a top set lowered onto the
   mat with pauses reads like one done from the floor, and its floor-reading candidates each span halves
-  of two reps). Later in the
-  set, a candidate the classifier makes no rep of, where it takes the other reading's candidates
-  overlapping it, turns the reading from there on.
+  of two reps). Later in the set, a candidate the classifier makes no rep of, where it takes the other
+  reading's candidates overlapping it, turns the reading from there on.
 - Variant: the classifier's most likely variant among those the posture allows (hanging from a bar:
   `hanging`; lying: `double_leg`, `single_leg` or `heel_tap`). Where it differs from the rules' reading
   the station logs one line, at most one a minute.

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from edge.station.health import Health, serve_health
-from tests.servers import free_port
+from edge.station.service import Station, frame_rate, load_station_settings
+from tests.servers import free_port, wait_for
 from tests.test_station import station_config
 
 
@@ -81,3 +86,36 @@ def test_a_running_station_notifies_systemd_and_reports_its_health(gym, tmp_path
         proc.terminate()
         proc.communicate(timeout=30)
         listener.close()
+
+
+def test_frames_handed_over_back_to_back_make_a_heartbeat_the_server_takes():
+    # After a stall, or over dark frames the pose model is not run on, two frames can come 0.5 ms apart.
+    # Read as 2,000 fps, the heartbeat broke its own wire format and the station's heartbeats stopped
+    # for good (tests/test_dark_video.py, once, on a loaded machine).
+    assert frame_rate([100.0, 100.0005]) <= 1000
+    assert frame_rate([100.0 + i / 10 for i in range(21)]) == pytest.approx(10.0)
+    assert frame_rate([100.0]) == 0.0
+
+
+def test_a_heartbeat_the_wire_refuses_does_not_stop_the_next_ones(gym, tmp_path):
+    server, mat, db = gym
+    server.start()
+    station = Station(load_station_settings(station_config(tmp_path, server.url, mat.token)))
+    beats = threading.Thread(target=station._heartbeats, daemon=True)
+    station.fps = 5000.0  # past the wire's 1000: what a frame rate over 0.5 ms read before
+    beats.start()
+    try:
+        assert wait_for(lambda: station.last_error is not None, 15), "the refused heartbeat was not noted"
+        assert station.last_error.startswith("heartbeat not sent: fps:")
+        station.fps, station.last_error = 10.0, None
+        assert wait_for(lambda: _heartbeat_fps(db) == 10.0, 15), "the heartbeats stopped"
+    finally:
+        station.stop.set()
+        beats.join(timeout=10)
+    assert not beats.is_alive()
+
+
+def _heartbeat_fps(db) -> float | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT heartbeat FROM stations").fetchone()
+    return json.loads(row[0])["fps"] if row and row[0] else None

@@ -99,8 +99,11 @@ def load_station_settings(path: str | Path) -> StationSettings:
     try:
         return StationSettings(**station)
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise StationConfigError(f"station config {path}: " + "; ".join(lines)) from exc
+        raise StationConfigError(f"station config {path}: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
 def replay(path: Path, stop: threading.Event, speed: float = 1.0, loop: bool = False,
@@ -141,9 +144,19 @@ def _model_versions(src: CameraSettings) -> dict[str, str]:
 
 def _cpu_temp_c() -> float | None:
     try:
-        return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000
+        temp = int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000
     except (OSError, ValueError):
         return None
+    return temp if -50 <= temp <= 150 else None  # a sensor reading past the wire's range is no reading
+
+
+def frame_rate(times: list[float]) -> float:
+    """Frames per second over the monotonic times of the recent frames. Never over less than a second:
+    two frames handed over back to back (after a stall, or dark frames the model is not run on) are no
+    rate of thousands a second, and the wire refuses a heartbeat over 1000."""
+    if len(times) < 2:
+        return 0.0
+    return min((len(times) - 1) / max(times[-1] - times[0], 1.0), 1000.0)
 
 
 class Station:
@@ -213,6 +226,8 @@ class Station:
                 self._server_ok_at = time.monotonic()
             except LinkDown as exc:
                 self.uplink.last_error = str(exc)
+            except ValidationError as exc:  # a value the wire refuses must not end the heartbeats for good
+                self.last_error = f"heartbeat not sent: {_one_line(exc)}"
             self.stop.wait(self.settings.heartbeat_s)
 
     @staticmethod
@@ -300,7 +315,7 @@ class Station:
             self.frames += 1
             now = time.monotonic()
             window = [t for t in window if t > now - 2.0] + [now]
-            self.fps = (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 else 0.0
+            self.fps = frame_rate(window)
         self._queue(maker.after_frame(analyzer, analyzer.drain()))
         self.camera = "stopped"
 

@@ -61,12 +61,11 @@ class Movement:
         """Share of the movement's own span (its margins aside) the member's legs were not seen in:
         frames without keypoints, or with neither leg measured (out of the picture), or none at all in a
         gap of the stream."""
-        inside = [m for m in self.moments if self.start_t <= m.t <= self.end_t]
+        inside = self._inside()
         if len(inside) < 2:
             return 1.0
         t = np.array([m.t for m in inside])
-        seen = np.array([m.keypoints is not None and m.angles is not None
-                         and bool(np.isfinite(m.angles.leg_elevation).any()) for m in inside])
+        seen = np.array([m.keypoints is not None and _legs_measured(m) for m in inside])
         dt = np.diff(t)
         step = float(np.median(dt)) if len(dt) else 0.0
         # A frame stands for the time to the next one, but a gap in the stream counts as unseen.
@@ -78,9 +77,16 @@ class Movement:
         """Median over the movement's own span of the better-seen leg's confidence, where a leg was
         measured (0 if never)."""
         conf = [float(np.max(m.angles.leg_conf[np.isfinite(m.angles.leg_elevation)]))
-                for m in self.moments if self.start_t <= m.t <= self.end_t and m.angles is not None
-                and np.isfinite(m.angles.leg_elevation).any()]
+                for m in self._inside() if m.angles is not None and _legs_measured(m)]
         return float(np.median(conf)) if conf else 0.0
+
+    def _inside(self) -> list[Moment]:
+        """The frames of the movement's own span, its margins aside."""
+        return [m for m in self.moments if self.start_t <= m.t <= self.end_t]
+
+
+def _legs_measured(m: Moment) -> bool:
+    return m.angles is not None and bool(np.isfinite(m.angles.leg_elevation).any())
 
 
 class MovementHistory:

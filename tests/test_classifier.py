@@ -175,8 +175,12 @@ def test_rules_and_classifier_disagreeing_is_logged_at_most_once_a_minute(caplog
 
 
 class _NoRep:
+    def __init__(self, p_none: float = 0.96) -> None:
+        self.p_none = p_none
+
     def judge(self, movement: Movement) -> Verdict:
-        return Verdict({c: 0.96 if c == "not_a_rep" else 0.01 for c in CLASSES}, {"momentum": 0.5})
+        rest = (1 - self.p_none) / (len(CLASSES) - 1)
+        return Verdict({c: self.p_none if c == "not_a_rep" else rest for c in CLASSES}, {"momentum": 0.5})
 
 
 _REP = Rep(start_t=0, end_t=5, moving="both", variant="double_leg", descent_s=3, ascent_s=1, bottom_pause_s=0,
@@ -192,6 +196,18 @@ def _moment(t: float, seen: bool = True, legs: bool = True, conf: float = 0.9) -
     angles = BodyAngles(t=t, posture="lying", leg_elevation=elevation, knee_angle=np.full(2, 170.0),
                         leg_conf=np.full(2, conf if legs else 0.0), trunk_elevation=0.0, torso_px=100.0)
     return Moment(t, np.zeros((17, 3)), angles)
+
+
+def test_the_rules_rep_stands_unless_the_classifier_is_sure_it_is_none() -> None:
+    """A rep lowered slowly right after one swung up fast: the classifier gave it 0.52-0.82 of being no
+    rep and, at an even-odds threshold, the set was a rep short. What it turns down it is sure of."""
+    seen = Movement(0, 5, tuple(_moment(i / 10) for i in range(51)), 0.0, 1.0)
+    kept = ClassifiedJudge(_NoRep(0.8)).judge(_REP, seen)  # type: ignore[arg-type]
+    assert kept is not None and (kept.start_t, kept.end_t) == (_REP.start_t, _REP.end_t)
+    notes: list = []
+    judge = ClassifiedJudge(_NoRep(0.95), notes=notes)  # type: ignore[arg-type]
+    assert judge.judge(_REP, seen) is None
+    assert "makes it no rep (p = 0.95)" in notes[-1].why
 
 
 def test_a_rep_the_camera_lost_for_a_while_is_left_to_the_rules() -> None:

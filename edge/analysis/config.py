@@ -150,9 +150,9 @@ class ClassifierConfig(_Strict):
     model: str = ""
     enabled: bool = True
     # A candidate the classifier gives at least this probability of being no rep is none: the rules'
-    # rep stands unless the classifier is 9 to 1 sure (at 0.5 it dropped real reps it was unsure of,
-    # right after a rep swung up; tuning seeds off the side view 87.3% -> 88.6% of sets exact, sim and
-    # scenarios no worse; at 0.99 real clips gain false reps: docs/accuracy.md).
+    # rep stands unless the classifier is 9 to 1 sure (at 0.5 it dropped real reps it was unsure of:
+    # off the side view, 15 of 21 on tuning seeds; at 0.99 real clips gain false reps:
+    # docs/accuracy.md). Which reading of a set holds is weighed at even odds (verdict.py `takes`).
     not_a_rep_min: float = Field(0.9, gt=0, lt=1)
     # Where the member's legs went unseen in more than this share of a movement's span, the rules'
     # reading stands (the classifier learnt from movements seen through, with short dropouts only)...

@@ -10,11 +10,11 @@ classifier's verdict on its movement make a rep (docs/analysis.md, "Rules and cl
   camera missed, if the pose model was sure of the legs it saw (`seen_conf_min`): guesses at legs it
   keeps losing are left to the classifier.
 - Which reading of a set holds (reps done from the top or from the floor): the rules read it from the
-  set's bottoms; where the classifier makes no rep of some candidates of that reading, takes every
-  candidate of the other and so counts more reps by it, the other holds (a top set lowered onto the
-  mat with pauses reads like one done from the floor, and its floor-reading candidates each span halves
-  of two reps). Later in the set, a candidate the classifier makes no rep of, where it takes the other
-  reading's candidates overlapping it, turns the reading from there on.
+  set's bottoms; where the classifier (at even odds, `takes`) makes no rep of some candidates of that
+  reading, takes every candidate of the other and so counts more reps by it, the other holds (a top
+  set lowered onto the mat with pauses reads like one done from the floor, and its floor-reading
+  candidates each span halves of two reps). Later in the set, a candidate the classifier makes no rep
+  of, where it takes the other reading's candidates overlapping it, turns the reading from there on.
 - Variant: the classifier's most likely variant among those the posture allows (hanging from a bar:
   `hanging`; lying: `double_leg`, `single_leg` or `heel_tap`). Where it differs from the rules' reading
   the station logs one line, at most one a minute.
@@ -53,8 +53,10 @@ class ClassifiedJudge:
         self.disagreements = 0
 
     def takes(self, movement: Movement) -> bool:
-        """Whether `judge` would keep a candidate on this movement (quietly: no note, no log)."""
-        return self._kept(movement, self.classifier.judge(movement))
+        """Whether the classifier holds a candidate on this movement more likely a rep than not (quietly:
+        no note, no log). Which reading of a set holds is weighed so: the one the classifier believes
+        more, where dropping a rep the rules found asks it to be sure (`not_a_rep_min`)."""
+        return self._rules_stand(movement) or self.classifier.judge(movement).probs["not_a_rep"] < 0.5
 
     def _kept(self, movement: Movement, verdict: Verdict) -> bool:
         return self._rules_stand(movement) or verdict.probs["not_a_rep"] < self.config.not_a_rep_min

@@ -37,6 +37,7 @@ from edge.analysis.reps import Note, Rep
 
 LYING_VARIANTS = ("double_leg", "single_leg", "heel_tap")
 _LOG_EVERY_S = 60.0
+_EVEN_ODDS = 0.5  # which reading of a set holds: the one the classifier believes more
 
 log = logging.getLogger("matcoach.analysis")
 
@@ -56,10 +57,10 @@ class ClassifiedJudge:
         """Whether the classifier holds a candidate on this movement more likely a rep than not (quietly:
         no note, no log). Which reading of a set holds is weighed so: the one the classifier believes
         more, where dropping a rep the rules found asks it to be sure (`not_a_rep_min`)."""
-        return self._rules_stand(movement) or self.classifier.judge(movement).probs["not_a_rep"] < 0.5
+        return self._kept(movement, self.classifier.judge(movement), _EVEN_ODDS)
 
-    def _kept(self, movement: Movement, verdict: Verdict) -> bool:
-        return self._rules_stand(movement) or verdict.probs["not_a_rep"] < self.config.not_a_rep_min
+    def _kept(self, movement: Movement, verdict: Verdict, not_a_rep_min: float) -> bool:
+        return self._rules_stand(movement) or verdict.probs["not_a_rep"] < not_a_rep_min
 
     def _rules_stand(self, movement: Movement) -> bool:
         return (movement.unseen_share > self.config.unseen_max
@@ -68,7 +69,7 @@ class ClassifiedJudge:
     def judge(self, rep: Rep, movement: Movement) -> Rep | None:
         verdict = self.classifier.judge(movement)
         p_none = verdict.probs["not_a_rep"]
-        if not self._kept(movement, verdict):
+        if not self._kept(movement, verdict, self.config.not_a_rep_min):
             self._note(rep, False, f"the rules' {rep.variant} rep, but the rep classifier makes it no rep "
                                    f"(p = {p_none:.2f})")
             return None

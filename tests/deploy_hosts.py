@@ -34,8 +34,9 @@ STANDIN = Path(__file__).with_name("deploy_service.py")
 # The account the services run as on the test hosts (a Pi's is `matcoach`), made once on this machine.
 SERVICE_USER = "mc-deploy-test"
 STAFF_PASSWORD = "deploy test staff password"
-# How fast the member's recorded session is replayed: its sets take about 20 s, then 5 s of empty mat.
-MEMBER_SPEED = 8.0
+# How fast the member's recorded session is replayed: its sets take about 32 s, then 6 s of empty mat.
+# On a machine at load 3-4 a deploy took over 20 s to reach the restart, after sets replayed at 8x ended.
+MEMBER_SPEED = 5.0
 # The hosts' directories come to some 2 GB (a venv of ~300 MB in small files per release and host). On a
 # disk mounted with `discard`, as this machine's is, deleting them costs minutes; a RAM file system with
 # room to spare takes them instead when there is one.

@@ -203,6 +203,52 @@ def test_legs_resting_on_the_mat_end_the_set_and_nothing_joins_across_the_rest(l
     assert len(rests) >= 1
 
 
+def test_a_member_shifting_a_leg_while_resting_on_the_mat_joins_nothing_across_the_rest() -> None:
+    fps = 25.0
+    # A set from the top, its final lowering, 7 s lying on the mat: the left leg shifts once (to 13°
+    # and back), so that leg never holds still for a rest; then the next set's raise.
+    e = _set_of_reps(2, fps)[: -round(5.0 * fps)]
+    e += _hold(0.0, 2.5, fps) + _ramp_move(0.0, 13.0, 0.6, 0.2, fps) + _ramp_move(13.0, 0.0, 0.6, 0.2, fps)
+    e += _hold(0.0, 3.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _top_rep(88.0, 15.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps) + _hold(0.0, 5.0, fps)
+    other = list(e)
+    i = round(len(_set_of_reps(2, fps)) - 5.0 * fps + 2.5 * fps)
+    other[i: i + round(1.2 * fps)] = [0.0] * round(1.2 * fps)  # the right leg lies still
+    reps = _feed(e, fps, other=other, noise=0.3)
+    assert len(reps) == 3, [(r.start_t, r.end_t) for r in reps]
+    assert all(r.end_t - r.start_t < 8.0 for r in reps)
+
+
+def test_a_heel_tap_read_into_the_other_leg_too_is_one_tap() -> None:
+    # Five taps of the left leg from tabletop (45°) while the right stays up. During the third the pose
+    # model puts the right leg's points (less sure: 0.6 against 0.9) on the left one on its way down,
+    # and back up at tabletop at the bottom: the right leg reads a tap of its own.
+    fps = 25.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 45.0, 1.0, 0.3, fps) + _hold(45.0, 1.0, fps)
+    other = list(e)
+    for k in range(5):
+        down, bottom = _ramp_move(45.0, 2.0, 1.2, 0.3, fps), _hold(2.0, 0.6, fps)
+        up = _ramp_move(2.0, 45.0, 1.0, 0.3, fps) + _hold(45, 1.5, fps)
+        e += down + bottom + up
+        other += (down if k == 2 else [45.0] * len(down)) + [45.0] * (len(bottom) + len(up))
+    reps = _feed(e, fps, knee=90.0, other=other, noise=0.3)
+    assert len(reps) == 5, [(r.start_t, r.end_t, r.moving) for r in reps]
+    assert {(r.variant, r.moving) for r in reps} == {("heel_tap", "left")}
+
+
+def test_a_leg_held_low_for_longer_than_the_segmenter_remembers_breaks_nothing() -> None:
+    # Raised, lowered to 35° (above the mat: no landing), back up a little (15°, less than a rep) and
+    # held there 80 s, over twice as long as the segmenter keeps samples, then raised on: the bottom it
+    # remembered is long gone from its buffer. (A camera off the side view read a member's legs so.)
+    fps = 10.0
+    e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)
+    e += _ramp_move(88.0, 35.0, 3.0, 0.4, fps) + _ramp_move(35.0, 50.0, 1.0, 0.3, fps)
+    e += _hold(50.0, 80.0, fps) + _ramp_move(50.0, 88.0, 1.0, 0.3, fps)
+    e += _hold(88.0, 1.0, fps) + _top_rep(88.0, 15.0, fps) + _ramp_move(88.0, 0.0, 2.0, 0.3, fps)
+    reps = _feed(e + _hold(0.0, 5.0, fps), fps)
+    assert len(reps) == 1 and reps[0].start_t > 85.0
+
+
 def test_a_partial_return_is_a_rep_and_the_next_one_starts_low() -> None:
     fps = 25.0
     e = _hold(0.0, 2.0, fps) + _ramp_move(0.0, 88.0, 1.5, 0.3, fps) + _hold(88.0, 1.0, fps)

@@ -73,6 +73,11 @@ _LANDING_WAIT_S = 2.0
 _FLOOR_NEAR = 0.1
 # The trunk's line is read as the median of its last few frames (see `_near_floor`).
 _TRUNK_FRAMES = 9
+# Easing into a pause at the bottom and out of it reads as part of it: a 3 s pause on the mat measures
+# up to 4.4 s (tests/test_reps.py, the guide's three-second pause).
+_EASED_S = 1.5
+# How far either side of a heel tap's bottom the other leg is looked at (`_copied_tap`).
+_COPY_MARGIN_S = 0.2
 # Longest wait at the top before a rep is reported anyway.
 _TOP_WAIT_S = 3.0
 
@@ -428,6 +433,8 @@ class RepSegmenter:
                 leg.contact = None
             if leg.waiting is not None and leg.waiting[0].index < self._first:
                 leg.waiting = None
+            if leg.bottom is not None and leg.bottom.index < self._first:
+                leg.bottom = None
             for spell in (leg.still, leg.lying, leg.calm):
                 spell.index = max(spell.index, self._first) if spell.index >= 0 else -1
 
@@ -902,6 +909,38 @@ class RepSegmenter:
             leg.waiting = (*leg.waiting[:2], -math.inf)
             self._note("floor", self._waited(side, leg))
 
+    def _rested_between(self, t: np.ndarray, elev: np.ndarray, ph: _Phases) -> bool:
+        """Both legs lay on the mat (each near where it lies, never over `rest_max_deg`) at a top rep's
+        bottom for `rest_s` or more (`_EASED_S` more, as the rep's phases measure it). The rest the
+        segmenter watches for needs the legs still; a member shifting a leg on the mat while resting
+        breaks that, and must not join the lowering before the rest to the next set's raise. (Legs held
+        still off the mat are a long pause, not a rest.)"""
+        cfg = self.config
+        if ph.pause < cfg.rest_s + _EASED_S:
+            return False
+        low = elev[(t >= ph.d_end) & (t <= ph.a_start)]
+        for leg, levels in zip(self._legs, low.T, strict=True):
+            levels = levels[np.isfinite(levels)]
+            if (len(levels) == 0 or float(np.max(np.abs(levels))) > cfg.rest_max_deg
+                    or not self._near_floor(leg, float(np.median(levels)))):
+                return False
+        return True
+
+    def _copied_tap(self, side: int, t: np.ndarray, elev: np.ndarray, conf: np.ndarray, ph: _Phases) -> bool:
+        """A heel tap lowers one foot from tabletop while the other stays up. Where the other leg was down
+        at the mat too at this one's bottom, and seen with more confidence there, this "tap" is the other
+        leg's, its points put on this leg by the pose model (the far leg read on the near one). (Straight
+        legs lowered from near vertical with their knees misread are no tap: both legs go down.)"""
+        if ph.top_angle >= self.config.straight_other_leg_deg:
+            return False
+        # A copy may touch bottom for a frame or two, where the other leg can go unseen.
+        at_bottom = (t >= ph.d_end - _COPY_MARGIN_S) & (t <= ph.a_start + _COPY_MARGIN_S)
+        seen = at_bottom & np.isfinite(elev[:, 1 - side])
+        if not seen.any():
+            return False
+        other_down = float(np.median(elev[seen, 1 - side])) < self.config.tabletop_other_leg_deg
+        return other_down and float(np.mean(conf[seen, 1 - side])) > float(np.mean(conf[seen, side]))
+
     def _variant(self, moving: Moving, side: int, other_elev: np.ndarray, knee_rep: np.ndarray) -> str:
         """What the camera sees: both legs together, one leg with the other foot down or held up
         straight (leg drops), or tabletop taps."""
@@ -949,6 +988,11 @@ class RepSegmenter:
         # model read into the other leg (the legs overlap from the side).
         tapping = (kind == "top" and len(own_knee) > 0 and ph.top_angle >= cfg.tabletop_other_leg_deg
                    and float(np.median(own_knee)) < cfg.leg_lift_min_knee_deg)
+        if tapping and self._copied_tap(side, t, elev, conf, ph):
+            rejected(ph.start, ph.end, f"the {SIDES[1 - side]} leg was down at the mat too at its bottom, "
+                     "and seen surer: the pose model read this leg where that one was (in a heel tap "
+                     "the other leg stays up)")
+            return None
         if tapping:
             moving = SIDES[side]
         if moving == "both":
@@ -960,6 +1004,10 @@ class RepSegmenter:
         if ph.pause > cfg.max_bottom_pause_s:
             rejected(ph.start, ph.end, f"held {ph.pause:.1f} s at the bottom, over "
                      f"{cfg.max_bottom_pause_s:.0f} s")
+            return None
+        if kind == "top" and self._posture == "lying" and self._rested_between(t, elev, ph):
+            rejected(ph.start, ph.end, f"both legs lay on the mat {ph.pause:.1f} s between the lowering and "
+                     "the raising: a rest, which ends any rep")
             return None
         seen = int(np.isfinite(sig[in_rep]).sum())
         # Frames where nobody was found at all never reach the segmenter: the rep's frames are counted

@@ -1,13 +1,15 @@
 """The analysis bars, measured on held-out sessions of both generators (tests/accuracy.py).
 
 - sim (tests/sim): seeds from HELD_OUT_FIRST (90 000) on were never looked at while tuning the analysis
-  (tuning used seeds below it) or training the rep classifier (10 000–11 099). The sessions vary frame
+  (tuning used seeds below it) or training the rep classifier (10 000–11 099); the range graded here,
+  96 000 on (FIRST_RUN), was never run before the day it became the test's. The sessions vary frame
   rate (10–30 fps), resolution, facing, camera tilt and calibration, and carry bystanders, fidgeting,
   keypoint jitter, dropped frames and unsure far-side limbs; half their straight-leg sets are done from
   the floor, and between sets members do things on the mat that are no reps (a hamstring stretch,
   hugging the knees, sitting up, crunches).
 - scenarios (tests/scenarios): an independent generator on another motion model; seeds from
-  SCENARIO_HELD_OUT_FIRST (70 000) on were never run while it was developed (on seeds below 1 000).
+  SCENARIO_HELD_OUT_FIRST (70 000) on were never run while it was developed (on seeds below 1 000);
+  the range graded here is 76 000 on.
   Its sessions add what members really do: floor-start sets, rests of 4–90 s, variant changes between
   sets, single-leg switches, sessions opened mid-set, partial returns, pauses at the bottom, and a pose
   model whose errors are structured (misplaced knees near vertical, feet out of the frame, leg swaps).
@@ -40,10 +42,12 @@ from tests.sim.spec import NON_REPS
 SESSIONS = 60
 # How the held-out sim sessions are drawn (tests/sim/spec.py).
 SIM_KW = {"non_reps": True, "floor_sets": True}
-SEEDS: dict[str, range] = {
-    "sim": range(HELD_OUT_FIRST, HELD_OUT_FIRST + SESSIONS),
-    "scenarios": range(SCENARIO_HELD_OUT_FIRST, SCENARIO_HELD_OUT_FIRST + SESSIONS),
-}
+# The ranges graded here were first run on 7 December 2026, by the code that made them the test's. A
+# range whose misses have been looked at is worn: it no longer tells what a new member's session gives
+# (sim 90000-90059 and 95000-95059, scenarios 70000-70059 and 75000-75059 are; docs/accuracy.md). When
+# these are worn too, the test moves on to ranges never run.
+FIRST_RUN = {"sim": HELD_OUT_FIRST + 6_000, "scenarios": SCENARIO_HELD_OUT_FIRST + 6_000}
+SEEDS: dict[str, range] = {g: range(first, first + SESSIONS) for g, first in FIRST_RUN.items()}
 _tallies: dict[str, Tally] = {}
 
 
@@ -56,9 +60,16 @@ def tally_of(generator: str) -> Tally:
 
 
 # Bars not met yet, with what the held-out sessions give (issue 17). Strict: the day a bar is met, its
-# mark fails and comes off. (These seeds have been looked at over many sessions; seeds never run
-# before give less: docs/accuracy.md, the rows marked "first run".)
-NOT_YET: dict[tuple[str, str], str] = {}
+# mark fails and comes off.
+NOT_YET: dict[tuple[str, str], str] = {
+    ("sim", "count"): "96.2% of 133 sets exact on their first run: two single-leg sets and a double-leg set "
+                      "a rep short, two heel-tap sets a tap over and a tap short",
+    ("scenarios", "count"): "97.0% of 132 sets exact on their first run: two double-leg sets from the top "
+                            "lowered onto the mat with pauses read as done from the floor (a rep over), two "
+                            "single-leg sets a rep short (one switching legs)",
+    ("scenarios", "variant_reps"): "single_leg: 185 of 192 reps (96.4%) on their first run, 3 of the 7 "
+                                   "in a set that switches legs, called double_leg",
+}
 
 
 @pytest.fixture(scope="module", params=GENERATORS)
@@ -161,7 +172,9 @@ def test_variant_right_on_97_percent_of_sets(tally: Tally) -> None:
     assert tally.summary()["variant_right_share"] >= 0.97, tally.variant_errors[:15]
 
 
-def test_variant_right_on_97_percent_of_reps(tally: Tally) -> None:
+def test_variant_right_on_97_percent_of_reps(request: pytest.FixtureRequest, generator: str,
+                                             tally: Tally) -> None:
+    _not_yet(request, generator, "variant_reps")
     for variant, c in tally.by_variant.items():
         assert c["reps_variant_right"] >= 0.97 * c["reps"], (variant, dict(c))
 
@@ -192,8 +205,8 @@ def test_left_right_exchanges_by_the_pose_model_cost_at_most_2_percent_of_exact_
 
 
 # Hanging raises at the bar beside the mat (sim sessions with `hanging=True`: some also do sets on the
-# mat first). Held out like the rest: these seeds were first run when the test was written.
-HANGING_SEEDS = range(HELD_OUT_FIRST + 500, HELD_OUT_FIRST + 500 + 40)
+# mat first). Held out like the rest, and first run on the same day.
+HANGING_SEEDS = range(FIRST_RUN["sim"] + 500, FIRST_RUN["sim"] + 500 + 40)
 _hanging: list[Tally] = []
 
 

@@ -67,8 +67,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     ("scenarios", "count"): "97.0% of 132 sets exact on their first run: two double-leg sets from the top "
                             "lowered onto the mat with pauses read as done from the floor (a rep over), two "
                             "single-leg sets a rep short (one switching legs)",
-    ("scenarios", "variant_reps"): "single_leg: 185 of 192 reps (96.4%) on their first run, 3 of the 7 "
-                                   "in a set that switches legs, called double_leg",
 }
 
 

@@ -23,21 +23,23 @@ NO_LEG_LIFT = [f for f, c in CLIPS.items() if not c.reps]
 
 # Measured on the clips; tests/footage.py and `matcoach analyze CLIP --explain` show each.
 NOT_YET = {
-    "legraise-arch-then-flat.mp4": "the body runs off both sides of this portrait frame while lying: the "
-                                   "pose model gives hips, knees and ankles confidences of 0.01-0.1 "
-                                   "there: the first and third reps' legs are seen in 12 of 56 and 19 "
-                                   "of 67 frames",
     "heeltap-toe-taps.mp4": "the crops place the tapping foot with the resting one: the hip-ankle line "
                             "of the tapping leg stays at 40-50° through both taps",
 }
 COUNT_NOT_YET = {
-    "legraise-feet-end.mp4": "the rules find both reps (0.07-3.82 and 4.46-8.25 s), but the rep classifier "
+    "legraise-feet-end.mp4": "the rules find both reps (0.07-3.76 and 4.49-8.25 s), but the rep classifier "
                              "makes no rep of the second (p = 0.99): filmed off the side, the legs read "
                              "12-20° lying on the mat, and it has learnt a rep from 0°",
 }
-VARIANTS_NOT_YET = {
+VERDICTS_NOT_YET = {
     "singleleg-drops.mp4": "the pose model puts both legs on the moving one (an animated figure; the leg "
                            "held up is read as an arm), so one leg moving reads as both: double_leg",
+    "legraise-arch-then-flat.mp4": "the member lies on the mat from the first frame, so the scene behind "
+                                   "the lower back is never seen empty and no back_arched can be read "
+                                   "(docs/lower-back.md); the feet leave the frame near the top, so the "
+                                   "first three reps' tops read 57-59° (short_top); the third rep's "
+                                   "smallest knee reads 149.8° (straight legs read 150-166° on the other "
+                                   "clips), under the 150° of knees_bent",
 }
 
 
@@ -83,7 +85,7 @@ def test_no_rep_is_counted_where_nobody_lifts_their_legs(results, file: str) -> 
     assert result.reps == []
 
 
-@pytest.mark.parametrize("file", [_mark(f, {**NOT_YET, **VARIANTS_NOT_YET}) for f in LEG_LIFTS])
+@pytest.mark.parametrize("file", [_mark(f, {**NOT_YET, **VERDICTS_NOT_YET}) for f in LEG_LIFTS])
 def test_variants_and_visible_faults_are_as_labelled(results, file: str) -> None:
     result, _ = results[file]
     assert result.matched, "no rep found to judge"

@@ -575,6 +575,67 @@ def test_a_raise_and_lower_seen_on_a_few_frames_where_nobody_was_found_on_the_ot
     assert len(reps) == 1 and reps[0].start_t == pytest.approx(spans[1][0], abs=0.3)
 
 
+def test_a_rep_seen_only_where_it_turned_and_at_its_ends_is_a_rep_in_its_own_span() -> None:
+    """As on a real clip filmed from the floor: the member is found only while the legs are high (feet
+    leave the picture at the very top, the body lying flat is lost), on a few frames as the legs leave
+    the mat and as they land: under a third of a rep's frames, but the turn is held and both ends
+    are seen, so each raise and lowering is a rep, timed where the legs were seen leave and land."""
+    fps = 30.0
+    e, spans = _floor_set(2, fps, top=60.0, up=0.8, down=0.8, rest_between=1.5)
+
+    def keep(i: int) -> bool:
+        t = i / fps
+        for start, end in spans:
+            if start - 0.6 <= t <= end + 0.6:
+                leaving = start - 0.05 <= t < start
+                at_top = 0.45 <= (t - start) / (end - start) <= 0.62
+                landed = end < t <= end + 0.05
+                return t < start - 0.5 or leaving or at_top or landed
+        return True
+
+    reps = _feed_tilted(e, [0.0] * len(e), fps, jitter=0.5, keep=keep)
+    assert len(reps) == 2, reps
+    for rep, (start, end) in zip(reps, spans, strict=True):
+        assert rep.start_t == pytest.approx(start, abs=0.3) and rep.end_t == pytest.approx(end, abs=0.3)
+
+
+def test_a_floor_rep_starts_where_the_legs_lifted_though_they_lay_a_little_over_their_landing() -> None:
+    """As on a real clip where the body lying flat is lost: each landing reads 8° under where the legs
+    then lie, the member goes unfound for 2 s while they lie there and is seen again just before the
+    next lift (the clip: the landing at 9°, the legs lying at 14-17°). Legs low and still lie on the
+    mat, so each rep starts where they lift, not on the way back from the landing before."""
+    fps = 30.0
+    e = _hold(0.0, 3.0, fps)
+    spans, lying = [], set()
+    for _ in range(3):
+        start = len(e) / fps
+        e += _ramp_move(0.0, 60.0, 0.8, 0.2, fps) + _hold(60.0, 0.3, fps)
+        e += _ramp_move(60.0, -8.0, 0.9, 0.2, fps)
+        spans.append((start, len(e) / fps))
+        lying |= set(range(len(e), len(e) + round(2.0 * fps)))
+        e += _hold(0.0, 2.1, fps)
+    e += _hold(0.0, 5.0, fps)
+    reps = _feed_tilted(e, [0.0] * len(e), fps, jitter=0.3, keep=lambda i: i not in lying)
+    assert len(reps) == 3, reps
+    for rep, (start, end) in zip(reps, spans, strict=True):
+        assert rep.start_t == pytest.approx(start, abs=0.2) and rep.end_t == pytest.approx(end, abs=0.2)
+
+
+def test_a_lowering_lost_to_a_detector_dropout_is_still_one_rep() -> None:
+    """A top set whose member goes unfound from the start of one 4 s lowering until the end of the
+    pause at the bottom: under a third of that rep was seen, but the legs were seen at the top before
+    it, at the bottom and raised again, so it is a rep, lowered over the time it went unseen."""
+    fps = 12.0
+    e = _set_of_reps(3, fps, descent=4.0, ascent=1.2, pause=0.6)
+    lowering = round((2.0 + 1.5 + 1.0) * fps)  # after the lift to the top and a second held there
+    lost = range(lowering + 1, lowering + round(4.5 * fps))
+    reps = _feed_tilted(e, [0.0] * len(e), fps, jitter=0.5, keep=lambda i: i not in lost)
+    assert len(reps) == 3, reps
+    # Where the lowering ended went unseen: it is timed to where the legs were next seen at the bottom.
+    assert 3.5 <= reps[0].descent_s <= 4.0 + 0.6 + 0.2, reps[0].descent_s
+    assert all(r.descent_s == pytest.approx(4.0, abs=0.5) for r in reps[1:]), [r.descent_s for r in reps]
+
+
 def test_legs_held_still_well_off_the_mat_are_no_rest() -> None:
     """A top set whose member holds the legs at 25° for 4.5 s at one bottom, the trunk flat: a long
     pause, not legs resting on the mat (those lie near where they rested or in line with the trunk), so

@@ -42,6 +42,25 @@ def test_one_odd_rep_does_not_change_the_set_variant() -> None:
     assert {r.variant for r in result.reps} == {"single_leg"}
 
 
+def test_a_member_switching_exercise_after_a_short_rest_starts_a_new_set() -> None:
+    """Three double-leg reps, 8 s (too short a rest on the mat to end the set), three single-leg ones:
+    two sets, each with its own variant, where a tie once called all six double_leg."""
+    s = Session()
+    for start, v in ((0, "double_leg"), (7, "double_leg"), (14, "double_leg"),
+                     (28, "single_leg"), (35, "single_leg"), (42, "single_leg")):
+        s.add_rep(_at(start, variant=v, moving="left" if v == "single_leg" else "both"))
+    result = s.result()
+    assert [(x["variant"], x["rep_count"]) for x in result.sets] == [("double_leg", 3), ("single_leg", 3)]
+    assert [r.variant for r in result.reps] == ["double_leg"] * 3 + ["single_leg"] * 3
+
+
+def test_an_odd_rep_after_the_pauses_a_set_leaves_between_reps_does_not_split_it() -> None:
+    s = Session()
+    for start, v in ((0, "single_leg"), (7, "single_leg"), (19, "double_leg"), (26, "single_leg")):
+        s.add_rep(_at(start, variant=v, moving="left" if v == "single_leg" else "both"))
+    assert [(x["variant"], x["rep_count"]) for x in s.result().sets] == [("single_leg", 4)]
+
+
 def test_personal_end_range_is_the_lowest_depth_so_far_and_carries_over() -> None:
     s = Session()
     for start, bottom in ((0, 35.0), (7, 28.0), (14, 31.0), (60, 33.0)):

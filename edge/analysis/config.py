@@ -132,6 +132,11 @@ class ScoringConfig(_Strict):
 class SessionConfig(_Strict):
     # A pause between reps longer than this starts a new set.
     rest_split_s: float = Field(15.0, gt=0)
+    # ...and a pause longer than this does where the next rep is of another variant: a member who
+    # changes exercise sets up for it, where the reps of a set follow within a few seconds (99% of the
+    # pauses between reps of a set in either simulator are under 6.3 s) and one odd-looking rep among
+    # them does not split it.
+    switch_split_s: float = Field(6.5, gt=0)
     # Hollow hold: shoulders lifted and legs held low and still.
     hold_min_s: float = Field(5.0, gt=0)
     hold_trunk_min_deg: float = Field(3.0)

@@ -61,8 +61,14 @@ _JITTER_SAMPLES = 64
 _REST_GRACE_S = 0.4
 _LIFT_LEAD_S = 3.0  # see `_lift_off`
 _ORDER = {"top": "from the top (lowered, then raised)", "floor": "from the floor (raised, then lowered)"}
-# A rep's legs must have been seen in at least this share of its frames.
+# A rep's legs must have been seen in at least this share of its frames, or where it turned and on
+# each side of the turn (`_seen_around_turn`).
 _SEEN_SHARE = 0.3
+_TURN_SEEN = 3
+_TURN_BAND = 0.25  # share of the rep's height that counts as "near" a level
+_AROUND_S = 0.25  # legs seen this close before or after a rep show where it began or ended too
+# Consecutive samples further apart than this many typical frame intervals have a gap between them.
+_GAP_FRAMES = 2.5
 # The knee is judged on its running median over this long: a member who bends the knees keeps them
 # bent through a good part of the move, while the pose model's misplaced knees (straight legs read
 # 110–145°, at any height) come and go within a few frames.
@@ -261,6 +267,45 @@ def _interp_nan(t: np.ndarray, s: np.ndarray) -> np.ndarray:
     out = s.copy()
     out[~ok] = np.interp(t[~ok], t[ok], s[ok])
     return out
+
+
+def _dense_phases(phases: Callable[[np.ndarray, np.ndarray, int, RepConfig], _Phases], t: np.ndarray,
+                  s: np.ndarray, turn: int, cfg: RepConfig) -> _Phases:
+    """`phases` of s (NaN where unseen) on an even time grid: frames where the member went unseen never
+    reach the segmenter, and the moves are timed by speeds, which a slope read over samples either side
+    of such a gap puts inside it. Over a gap, as over legs unseen in frames that did arrive, the legs
+    are taken to have moved along the straight line between the samples either side."""
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    if dt <= 0 or float(np.max(np.diff(t))) <= _GAP_FRAMES * dt:
+        return phases(t, _interp_nan(t, s), turn, cfg)
+    grid = np.union1d(t, np.arange(t[0], t[-1], dt))
+    ok = np.isfinite(s)
+    dense = np.interp(grid, t[ok], s[ok]) if ok.any() else np.full(len(grid), np.nan)
+    return phases(grid, dense, int(np.searchsorted(grid, t[turn])), cfg)
+
+
+def _seen_around_turn(t: np.ndarray, s: np.ndarray, kind: Literal["top", "floor"], frame_dt: float) -> bool:
+    """Whether a rep whose legs were mostly unseen still shows the whole move: seen at its turn (a top
+    rep's lowest point, a floor rep's highest) on `_TURN_SEEN` frames in a row, and at least halfway
+    back on each side of it. Feet out of the picture at the top, legs lost lying flat on the mat or a
+    detector dropout through a whole lowering hide most of a rep the member did; a few stray points,
+    or a detector finding the member on one frame in several, never hold a turn."""
+    ok = np.isfinite(s)
+    t, s = t[ok], s[ok]
+    if len(s) < _TURN_SEEN + 2:
+        return False
+    turn = int(np.argmin(s if kind == "top" else -s))
+    if turn == 0 or turn == len(s) - 1:
+        return False
+    band = _TURN_BAND * float(np.ptp(s))
+    away = np.abs(s - s[turn])
+    near, run, longest = away <= band, 0, 0
+    for i in range(len(s)):
+        follows = i > 0 and near[i - 1] and t[i] - t[i - 1] <= 1.5 * frame_dt
+        run = (run + 1 if follows else 1) if near[i] else 0
+        longest = max(longest, run)
+    return (longest >= _TURN_SEEN
+            and bool(np.any(away[:turn] >= 2 * band)) and bool(np.any(away[turn + 1:] >= 2 * band)))
 
 
 def local_slope(t: np.ndarray, s: np.ndarray, window_s: float) -> np.ndarray:
@@ -972,7 +1017,7 @@ class RepSegmenter:
             rejected(t[0], t[turn], f"over {cfg.max_rep_s:.0f} s long")
             return None
         phases = _phases if kind == "top" else _floor_phases
-        ph = phases(t, _interp_nan(t, elev[:, side]), turn, cfg)
+        ph = _dense_phases(phases, t, elev[:, side], turn, cfg)
         # Whether the other leg moved is judged over this rep only: between two heel taps of one leg
         # the other leg makes its own tap.
         in_rep = (t >= ph.start) & (t <= ph.end)
@@ -997,7 +1042,7 @@ class RepSegmenter:
             moving = SIDES[side]
         if moving == "both":
             sig, knee_sig = _weighted_mean(elev, conf), _weighted_mean(knee, conf)
-            ph = phases(t, _interp_nan(t, sig), turn, cfg)
+            ph = _dense_phases(phases, t, sig, turn, cfg)
             in_rep = (t >= ph.start) & (t <= ph.end)
         else:
             sig, knee_sig = elev[:, side], knee[:, side]
@@ -1013,10 +1058,13 @@ class RepSegmenter:
         # Frames where nobody was found at all never reach the segmenter: the rep's frames are counted
         # from its span at the input's frame rate.
         frames = max(int(in_rep.sum()), round((ph.end - ph.start) / self._frame_dt()) + 1)
-        if seen < _SEEN_SHARE * frames:
-            # Mostly bridged over frames where the legs were not seen: a few stray points make no move.
-            # (Feet out of the picture at the top hide a good part of a rep, and that is fine.)
-            rejected(ph.start, ph.end, f"legs seen in {seen} of its {frames} frames")
+        around = (t >= ph.start - _AROUND_S) & (t <= ph.end + _AROUND_S)
+        turn_seen = _seen_around_turn(t[around], sig[around], kind, self._frame_dt())
+        if seen < _SEEN_SHARE * frames and not turn_seen:
+            # Mostly bridged over frames where the legs were not seen, and not seen where it turned: a
+            # few stray points make no move.
+            rejected(ph.start, ph.end, f"legs seen in {seen} of its {frames} frames, and not held "
+                     f"{_TURN_SEEN} frames where it turned")
             return None
         knee_rep = knee_sig[in_rep]
         knee_rep = knee_rep[np.isfinite(knee_rep)]
@@ -1161,7 +1209,11 @@ def _floor_phases(t: np.ndarray, s: np.ndarray, land: int, cfg: RepConfig) -> _P
     # onto the mat is still under way while it slows, until the legs are down.
     near = _FLOOR_NEAR * (top_v - min(start_v, land_v))
     off = np.nonzero(s[: peak + 1] > start_v + near)[0]
-    on = np.nonzero(s[: peak + 1] <= start_v + near)[0]
+    # Legs low and not rising (slower than the share of the raise's speed that marks a move's start)
+    # still lie on the mat: a pose model reads legs lying there a few degrees over their lowest reading.
+    still = np.abs(v) < cfg.motion_speed_fraction * (top_v - start_v) / max(a_end - a_start, 1e-6)
+    low = (s <= start_v + near) | (still & (s <= start_v + 2 * near))
+    on = np.nonzero(low[: peak + 1])[0]
     down = np.nonzero(s[peak : land + 1] <= land_v + near)[0]
     start = float(t[on[-1]]) if len(on) else a_start
     end = float(t[peak + down[0]]) if len(down) else d_end

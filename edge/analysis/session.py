@@ -1,8 +1,10 @@
 """One member's session: scored reps grouped into sets by rest, holds, and the personal end range.
 
 A set's variant is what most of its reps look like, so one odd-looking rep does not flip the
-exercise. Live, each rep is judged with the set's variant so far; the final analysis re-judges every
-rep with its set's settled variant, so `matcoach analyze` and the screen agree once a set is over.
+exercise; a rep of another variant after a longer pause than the reps of a set leave between them
+starts a new set (the member switched exercise with too short a rest on the mat to end the set).
+Live, each rep is judged with the set's variant so far; the final analysis re-judges every rep with
+its set's settled variant, so `matcoach analyze` and the screen agree once a set is over.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ class Session:
     def add_rep(self, rep: Rep) -> ScoredRep:
         """Record a finished rep and judge it with its set's variant so far."""
         last = self._sets[-1].reps[-1] if self._open and self._sets else None
-        if last is None or rep.start_t - last.end_t > self.config.session.rest_split_s:
+        cfg = self.config.session
+        gap = rep.start_t - last.end_t if last is not None else None
+        if gap is None or gap > cfg.rest_split_s or (
+                gap > cfg.switch_split_s and rep.variant != self._sets[-1].variant):
             self._close()
             self._sets.append(_Set())
             self._open = True

@@ -1063,10 +1063,10 @@ class RepSegmenter:
         seen = int(np.isfinite(sig[in_rep]).sum())
         # Frames where nobody was found at all never reach the segmenter: the rep's frames are counted
         # from its span at the input's frame rate.
-        frames = max(int(in_rep.sum()), round((ph.end - ph.start) / self._frame_dt()) + 1)
+        frame_dt = self._frame_dt()
+        frames = max(int(in_rep.sum()), round((ph.end - ph.start) / frame_dt) + 1)
         around = (t >= ph.start - _AROUND_S) & (t <= ph.end + _AROUND_S)
-        turn_seen = _seen_around_turn(t[around], sig[around], kind, self._frame_dt())
-        if seen < _SEEN_SHARE * frames and not turn_seen:
+        if seen < _SEEN_SHARE * frames and not _seen_around_turn(t[around], sig[around], kind, frame_dt):
             # Mostly bridged over frames where the legs were not seen, and not seen where it turned: a
             # few stray points make no move.
             rejected(ph.start, ph.end, f"legs seen in {seen} of its {frames} frames, and not held "
